@@ -1,0 +1,3 @@
+from naadloos.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The HTTP API: the app factory and the routers mounted from the modules."""

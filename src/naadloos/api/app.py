@@ -1,0 +1,75 @@
+"""The app factory. Nothing is built at import: `create_app()` wires a fresh runtime."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+
+from naadloos import __version__
+from naadloos.api import ops
+from naadloos.api.middleware import RequestContextMiddleware
+from naadloos.channels.api import router as channels_router
+from naadloos.kit import problems
+from naadloos.kit.settings import Settings, get_settings
+from naadloos.runtime import Runtime, build_runtime
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+naadloos is an open-source omnichannel engine for retailers: one customer, one catalog, one
+price, one stock, one order book and one conversation across stores, webshop, app, social,
+marketplaces, phone, email, SMS and chat.
+
+Authenticate with an API key: `Authorization: Bearer nl_...`. Errors are RFC 9457
+problem+json with a stable `code`. Creating POSTs accept an `Idempotency-Key`.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    dispatch: bool | None = None,
+) -> FastAPI:
+    """Build the API. Without dispatch (`NAADLOOS_DISPATCH_EVENTS=false`), event delivery is
+    left to `naadloos worker` processes."""
+    if runtime is None:
+        runtime = build_runtime(settings or get_settings())
+    rt = runtime
+    if dispatch is None:
+        dispatch = rt.settings.dispatch_events
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(rt.dispatcher.run_forever(stop)) if dispatch else None
+        try:
+            yield {}
+        finally:
+            stop.set()
+            rt.dispatcher.notify()
+            if task is not None:
+                await task
+            await rt.close()
+
+    app = FastAPI(
+        title="naadloos",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.runtime = rt
+    app.state.db = rt.db
+    problems.install(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(ops.router)
+    app.include_router(channels_router)
+    return app

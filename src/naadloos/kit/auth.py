@@ -1,0 +1,178 @@
+"""API keys and scopes.
+
+A key looks like `nl_<prefix>_<secret>`. Only SHA-256 of the whole key is stored (the secret has
+256 bits of entropy, so a slow password hash would add latency and no safety); the prefix finds
+the row. Scopes are `<module>:read`, `<module>:write` (which includes read), `track` for the
+tracking API, and `*` for an administrator. A key may be bound to a channel: whatever it does is
+done through that channel (the till of a store acts as channel `store:<name>`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from naadloos.kit.errors import MissingScope, NotFound, Unauthorized, ValidationFailed
+from naadloos.kit.ids import new_id
+from naadloos.kit.models import ApiKey
+from naadloos.kit.time import utcnow
+
+# Modules that own scopes. A module adds its name here when it lands.
+SCOPE_MODULES = ("channels",)
+ADMIN = "*"
+TRACK = "track"
+_SCOPE = re.compile(r"^(?P<module>[a-z_]+):(?P<access>read|write)$")
+_KEY = re.compile(r"^nl_(?P<prefix>[a-z0-9]{12})_(?P<secret>[A-Za-z0-9_-]{43})$")
+
+
+def validate_scopes(scopes: Iterable[str]) -> list[str]:
+    result: list[str] = []
+    for raw in scopes:
+        scope = raw.strip()
+        match = _SCOPE.match(scope)
+        known = scope in (ADMIN, TRACK) or (match and match["module"] in SCOPE_MODULES)
+        if not known:
+            allowed = ", ".join([ADMIN, TRACK, *(f"{m}:read|write" for m in SCOPE_MODULES)])
+            raise ValidationFailed.field("scopes", f"unknown scope {scope!r}; known: {allowed}")
+        if scope not in result:
+            result.append(scope)
+    if not result:
+        raise ValidationFailed.field("scopes", "a key needs at least one scope")
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the API key's id and name, its scopes and the channel it is bound to."""
+
+    key_id: uuid.UUID
+    name: str
+    scopes: frozenset[str]
+    channel: str | None
+
+    def allows(self, scope: str) -> bool:
+        if ADMIN in self.scopes or scope in self.scopes:
+            return True
+        module, _, access = scope.partition(":")
+        return access == "read" and f"{module}:write" in self.scopes
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedKey:
+    key: str
+    record: ApiKey
+
+
+def _hash(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+def create_key(
+    session: Session, *, name: str, scopes: Iterable[str], channel: str | None = None
+) -> CreatedKey:
+    """Create a key; the returned `key` string is the only time the secret exists in clear."""
+    name = name.strip()
+    if not name:
+        raise ValidationFailed.field("name", "a key needs a name")
+    checked = validate_scopes(scopes)
+    prefix = secrets.token_hex(6)
+    key = f"nl_{prefix}_{secrets.token_urlsafe(32)}"
+    record = ApiKey(
+        id=new_id(),
+        prefix=prefix,
+        secret_hash=_hash(key),
+        name=name,
+        scopes=checked,
+        channel=channel,
+        created_at=utcnow(),
+    )
+    session.add(record)
+    session.flush()
+    return CreatedKey(key, record)
+
+
+def list_keys(session: Session) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at)))
+
+
+def revoke_key(session: Session, prefix: str) -> ApiKey:
+    record = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    if record is None:
+        raise NotFound(f"no API key with prefix {prefix!r}")
+    if record.revoked_at is None:
+        record.revoked_at = utcnow()
+    return record
+
+
+def verify_key(session: Session, key: str) -> Principal:
+    match = _KEY.match(key)
+    if match is None:
+        raise Unauthorized("the API key is malformed")
+    record = session.scalar(select(ApiKey).where(ApiKey.prefix == match["prefix"]))
+    if record is None or not hmac.compare_digest(record.secret_hash, _hash(key)):
+        raise Unauthorized("the API key is not valid")
+    if record.revoked_at is not None:
+        raise Unauthorized("the API key has been revoked")
+    return Principal(record.id, record.name, frozenset(record.scopes), record.channel)
+
+
+# -- FastAPI dependencies ----------------------------------------------------------------------
+
+bearer_scheme = HTTPBearer(auto_error=False, description="An API key: `Bearer nl_...`")
+basic_scheme = HTTPBasic(auto_error=False, description="Tracking write key as the user name")
+
+
+def _key_from_header(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    scheme = scheme.lower()
+    if scheme == "bearer":
+        return value.strip()
+    if scheme == "basic":  # Segment-style clients send the write key as the basic-auth user
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode()
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise Unauthorized("the basic authorization header is malformed") from exc
+        return decoded.partition(":")[0]
+    raise Unauthorized(f"unsupported authorization scheme {scheme!r}; use Bearer")
+
+
+def authenticate(
+    request: Request,
+    _bearer: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
+) -> Principal:
+    """The caller, from `Authorization: Bearer <key>` (or basic auth with the key as user)."""
+    cached: Principal | None = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    key = _key_from_header(request)
+    if not key:
+        raise Unauthorized("an API key is required: send `Authorization: Bearer <key>`")
+    session: Session = request.state.session
+    principal = verify_key(session, key)
+    request.state.principal = principal
+    return principal
+
+
+def require(scope: str) -> Callable[[Principal], Principal]:
+    """A dependency that lets the call through only for a key holding `scope`."""
+
+    def check(principal: Principal = Depends(authenticate)) -> Principal:
+        if not principal.allows(scope):
+            raise MissingScope(f"this call needs the scope {scope!r}", required_scope=scope)
+        return principal
+
+    return check

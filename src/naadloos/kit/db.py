@@ -1,0 +1,146 @@
+"""The database: engine built by the app factory (never at import), sessions, and the unit of work.
+
+One request or job is one transaction: services only `flush`; the boundary commits
+(`Database.unit_of_work`). Write transactions on SQLite start with `BEGIN IMMEDIATE`, so concurrent
+writers queue on the busy timeout instead of failing on a stale snapshot; read transactions on
+PostgreSQL are `READ ONLY`, so a read path cannot write by accident.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.types import TypeDecorator
+
+from naadloos.kit.settings import Settings
+from naadloos.kit.time import as_utc
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is timezone-aware UTC on the way out, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return as_utc(value).replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+_WRITE = "naadloos_write"
+AfterCommit = Callable[[Session], None]
+
+
+class Database:
+    """Owns the engine and hands out units of work. Built once per process by the app factory."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.dialect = settings.dialect
+        self.engine = create_engine_for(settings)
+        write_engine = self.engine.execution_options(**{_WRITE: True})
+        read_engine = (
+            self.engine.execution_options(postgresql_readonly=True)
+            if self.dialect == "postgresql"
+            else self.engine
+        )
+        self._write_sessions = sessionmaker(write_engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(read_engine, expire_on_commit=False)
+        self._after_commit: list[AfterCommit] = []
+        event.listen(self._write_sessions, "after_commit", self._run_after_commit)
+
+    def on_commit(self, hook: AfterCommit) -> None:
+        """Call `hook(session)` after each committed write transaction (to wake the dispatcher)."""
+        self._after_commit.append(hook)
+
+    def _run_after_commit(self, session: Session) -> None:
+        for hook in self._after_commit:
+            hook(session)
+
+    def session(self, *, write: bool) -> Session:
+        return (self._write_sessions if write else self._read_sessions)()
+
+    @contextmanager
+    def unit_of_work(self, *, write: bool = True) -> Iterator[Session]:
+        """One transaction: committed when the block ends cleanly, rolled back when it raises.
+        A read-only unit just ends (objects read stay usable after the block)."""
+        session = self.session(write=write)
+        try:
+            yield session
+            if write:
+                session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def create_engine_for(settings: Settings) -> Engine:
+    """An engine with naadloos' connection setup (SQLite pragmas and transaction control)."""
+    url = settings.sqlalchemy_url
+    if settings.dialect == "sqlite":
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 0},
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_pool_size,
+        )
+        busy_ms = settings.sqlite_busy_timeout_ms
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
+            # Take transaction control from the driver: we emit BEGIN ourselves (below).
+            dbapi_conn.isolation_level = None
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            write = conn.get_execution_options().get(_WRITE, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+    return create_engine(
+        url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_pool_size,
+        pool_pre_ping=True,
+    )

@@ -1,0 +1,133 @@
+"""`Idempotency-Key` on creating POSTs: a retry with the same key and the same request gets the
+first response back and creates nothing; the same key with a different request is refused.
+
+The key is claimed inside the request's own transaction, so a failed request leaves no claim
+(the client may retry it) and a concurrent duplicate waits for the first one's outcome: it then
+either replays the committed response or, if the first rolled back, proceeds itself.
+Only successful (2xx) responses are stored, for `idempotency_retention_hours`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from naadloos.kit.auth import Principal, authenticate
+from naadloos.kit.errors import Conflict, IdempotencyKeyReused, ValidationFailed
+from naadloos.kit.models import IdempotencyKey
+from naadloos.kit.time import utcnow
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+REPLAYED_RESPONSE_HEADERS = ("location",)
+
+
+class IdempotentReplay(Exception):
+    """Raised to short-circuit a request whose response is already known."""
+
+    def __init__(self, record: IdempotencyKey) -> None:
+        super().__init__("replay")
+        self.record = record
+
+    def response(self) -> Response:
+        return Response(
+            self.record.response_body,
+            status_code=self.record.status_code or 200,
+            media_type="application/json",
+            headers={**(self.record.response_headers or {}), REPLAYED_HEADER: "true"},
+        )
+
+
+@dataclass
+class Claim:
+    record: IdempotencyKey
+
+    def complete(self, response: Response) -> None:
+        self.record.status_code = response.status_code
+        self.record.response_body = bytes(response.body)
+        self.record.response_headers = {
+            name: response.headers[name]
+            for name in REPLAYED_RESPONSE_HEADERS
+            if name in response.headers
+        }
+
+
+def _request_hash(request: Request, body: bytes) -> bytes:
+    digest = hashlib.sha256()
+    for part in (request.method, request.url.path, request.url.query):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    digest.update(body)
+    return digest.digest()
+
+
+def _check_existing(existing: IdempotencyKey, request_hash: bytes) -> None:
+    if existing.request_hash != request_hash:
+        raise IdempotencyKeyReused(
+            f"the {HEADER} was used before for a different request; use a new key",
+            field=HEADER,
+        )
+    if existing.status_code is None or existing.response_body is None:
+        raise Conflict(f"a request with this {HEADER} is still in progress", field=HEADER)
+    raise IdempotentReplay(existing)
+
+
+def _claim(
+    session: Session, principal: Principal, key: str, *, method: str, path: str, request_hash: bytes
+) -> Claim:
+    pk = (principal.key_id, key)
+    existing = session.get(IdempotencyKey, pk)
+    if existing is not None:
+        _check_existing(existing, request_hash)
+    record = IdempotencyKey(
+        api_key_id=principal.key_id,
+        key=key,
+        method=method,
+        path=path,
+        request_hash=request_hash,
+        created_at=utcnow(),
+    )
+    session.add(record)
+    try:
+        session.flush()  # on PostgreSQL this waits for a concurrent holder of the same key
+    except IntegrityError:
+        session.rollback()
+        existing = session.get(IdempotencyKey, pk)
+        if existing is None:  # pragma: no cover - the holder rolled back between our two reads
+            raise Conflict(f"a request with this {HEADER} is in progress; retry") from None
+        _check_existing(existing, request_hash)
+    return Claim(record)
+
+
+async def idempotency(
+    request: Request,
+    idempotency_key: str | None = Header(
+        default=None,
+        alias=HEADER,
+        description="A unique key per intended creation; a retry with it returns the first result.",
+    ),
+    principal: Principal = Depends(authenticate),
+) -> None:
+    """Dependency for creating POSTs (see `kit.http.creating`)."""
+    if idempotency_key is None:
+        return
+    key = idempotency_key.strip()
+    if not 1 <= len(key) <= 255:
+        raise ValidationFailed.field(HEADER, "must be 1 to 255 characters")
+    body = await request.body()
+    claim = await run_in_threadpool(
+        _claim,
+        request.state.session,
+        principal,
+        key,
+        method=request.method,
+        path=request.url.path,
+        request_hash=_request_hash(request, body),
+    )
+    request.state.idempotency_claim = claim

@@ -1,0 +1,275 @@
+"""Delivery of outbox events after commit: the event bus of in-process subscribers and the
+dispatcher that feeds it (and NATS JetStream, when configured).
+
+At least once: an event is marked delivered only after NATS acked it and every subscriber
+committed. Each subscriber runs in its own transaction that also records (consumer, event id)
+in `processed_events`, so a redelivery is skipped by a consumer that already handled it.
+A process that dies between commit and delivery leaves the event pending; any dispatcher
+(the same process restarted, or another one) delivers it. Several dispatchers share the work
+through a short lease on each claimed row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Protocol
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from naadloos.kit import metrics
+from naadloos.kit.db import Database
+from naadloos.kit.events import EVENTS_WRITTEN, Envelope, Event
+from naadloos.kit.models import IdempotencyKey, OutboxEvent, ProcessedEvent
+from naadloos.kit.settings import Settings
+from naadloos.kit.time import utcnow
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Session, Envelope], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    consumer: str
+    handler: Handler
+
+
+@dataclass
+class EventBus:
+    """In-process subscribers by event name. A consumer name is stable: it keys idempotency."""
+
+    _subscribers: dict[str, list[Subscriber]] = field(default_factory=dict)
+
+    def subscribe(self, event: type[Event] | str, consumer: str, handler: Handler) -> None:
+        name = event if isinstance(event, str) else event.event_name()
+        subs = self._subscribers.setdefault(name, [])
+        if any(s.consumer == consumer for s in subs):
+            raise ValueError(f"consumer {consumer!r} already subscribes to {name}")
+        subs.append(Subscriber(consumer, handler))
+
+    def subscribers(self, name: str) -> list[Subscriber]:
+        return self._subscribers.get(name, [])
+
+
+class Publisher(Protocol):
+    async def publish(self, envelope: Envelope) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass
+class DispatchResult:
+    delivered: int = 0
+    failed: int = 0
+
+    @property
+    def claimed(self) -> int:
+        return self.delivered + self.failed
+
+
+def run_subscriber(db: Database, sub: Subscriber, envelope: Envelope) -> bool:
+    """Run one subscriber for one event in its own transaction; False if it had already run."""
+    with db.unit_of_work() as session:
+        key = (sub.consumer, envelope.event_id)
+        if session.get(ProcessedEvent, key) is not None:
+            return False
+        session.add(
+            ProcessedEvent(consumer=sub.consumer, event_id=envelope.event_id, processed_at=utcnow())
+        )
+        try:
+            session.flush()
+        except IntegrityError:  # another dispatcher is handling it right now
+            session.rollback()
+            return False
+        sub.handler(session, envelope)
+    return True
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(2 ** max(attempts - 1, 0), 3600))
+
+
+class Dispatcher:
+    """Delivers committed outbox events. `notify()` is safe to call from any thread."""
+
+    def __init__(
+        self,
+        db: Database,
+        bus: EventBus,
+        settings: Settings,
+        publisher: Publisher | None = None,
+    ) -> None:
+        self.db = db
+        self.bus = bus
+        self.settings = settings
+        self.publisher = publisher
+        self._wake = threading.Event()
+        db.on_commit(self._on_commit)
+
+    def _on_commit(self, session: Session) -> None:
+        if session.info.pop(EVENTS_WRITTEN, False):
+            self.notify()
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    # -- one round ---------------------------------------------------------------------------
+
+    def claim(self) -> list[Envelope]:
+        """Lease a batch of due events in order, skipping rows another dispatcher holds."""
+        now = utcnow()
+        lease = now + timedelta(seconds=self.settings.dispatcher_lease_seconds)
+        due = (
+            select(OutboxEvent.seq)
+            .where(
+                OutboxEvent.delivered_at.is_(None),
+                OutboxEvent.available_at <= now,
+                OutboxEvent.attempts < self.settings.outbox_max_attempts,
+                (OutboxEvent.claimed_until.is_(None)) | (OutboxEvent.claimed_until < now),
+            )
+            .order_by(OutboxEvent.seq)
+            .limit(self.settings.dispatcher_batch_size)
+        )
+        if self.db.dialect == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        stmt = (
+            update(OutboxEvent)
+            .where(OutboxEvent.seq.in_(due.scalar_subquery()))
+            .values(claimed_until=lease)
+            .returning(
+                OutboxEvent.seq,
+                OutboxEvent.event_id,
+                OutboxEvent.name,
+                OutboxEvent.occurred_at,
+                OutboxEvent.payload,
+            )
+        )
+        with self.db.unit_of_work() as session:
+            result = session.execute(stmt, execution_options={"synchronize_session": False})
+            rows = sorted(result.all(), key=lambda r: r.seq)
+        return [Envelope(r.event_id, r.name, r.occurred_at, r.payload) for r in rows]
+
+    def deliver_locally(self, envelope: Envelope) -> None:
+        for sub in self.bus.subscribers(envelope.name):
+            run_subscriber(self.db, sub, envelope)
+
+    def settle(self, delivered: list[Envelope], failed: dict[uuid.UUID, str]) -> None:
+        now = utcnow()
+        with self.db.unit_of_work() as session:
+            if delivered:
+                session.execute(
+                    update(OutboxEvent)
+                    .where(OutboxEvent.event_id.in_([e.event_id for e in delivered]))
+                    .values(
+                        delivered_at=now,
+                        claimed_until=None,
+                        attempts=OutboxEvent.attempts + 1,
+                        last_error=None,
+                    ),
+                    execution_options={"synchronize_session": False},
+                )
+            for event_id, error in failed.items():
+                row = session.scalars(
+                    select(OutboxEvent).where(OutboxEvent.event_id == event_id)
+                ).one()
+                row.attempts += 1
+                row.claimed_until = None
+                row.available_at = now + _backoff(row.attempts)
+                row.last_error = error[:2000]
+                if row.attempts >= self.settings.outbox_max_attempts:
+                    log.error(
+                        "event gave up after %d attempts",
+                        row.attempts,
+                        extra={"event_id": str(event_id), "event": row.name, "error": error},
+                    )
+
+    async def run_once(self) -> DispatchResult:
+        """Claim one batch, publish it and run the subscribers, then record the outcome."""
+        batch = await asyncio.to_thread(self.claim)
+        if not batch:
+            return DispatchResult()
+        failed: dict[uuid.UUID, str] = {}
+        if self.publisher is not None:
+            outcomes = await asyncio.gather(
+                *(self.publisher.publish(e) for e in batch), return_exceptions=True
+            )
+            for envelope, outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    failed[envelope.event_id] = f"publish: {type(outcome).__name__}: {outcome}"
+        delivered: list[Envelope] = []
+        for envelope in batch:
+            if envelope.event_id in failed:
+                continue
+            try:
+                await asyncio.to_thread(self.deliver_locally, envelope)
+            except Exception as exc:
+                log.exception("subscriber failed", extra={"event_id": str(envelope.event_id)})
+                failed[envelope.event_id] = f"subscriber: {type(exc).__name__}: {exc}"
+            else:
+                delivered.append(envelope)
+        await asyncio.to_thread(self.settle, delivered, failed)
+        for envelope in batch:
+            counter = (
+                metrics.EVENTS_FAILED if envelope.event_id in failed else metrics.EVENTS_DELIVERED
+            )
+            counter.labels(envelope.name).inc()
+        return DispatchResult(delivered=len(delivered), failed=len(failed))
+
+    async def drain(self) -> int:
+        """Deliver until nothing is due; returns how many were delivered."""
+        total = 0
+        while True:
+            result = await self.run_once()
+            total += result.delivered
+            if result.claimed < self.settings.dispatcher_batch_size or result.delivered == 0:
+                return total
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        """Deliver whenever a commit wrote events, and poll for events other processes wrote."""
+        housekeeping_due = 0.0
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                await self.drain()
+                if loop.time() >= housekeeping_due:
+                    await asyncio.to_thread(self.housekeeping)
+                    housekeeping_due = loop.time() + 300
+            except Exception:
+                log.exception("dispatcher round failed; retrying")
+            await asyncio.to_thread(self._wake.wait, self.settings.dispatcher_poll_seconds)
+
+    def housekeeping(self) -> None:
+        """Forget what no retry can need any more, and report the backlog."""
+        now = utcnow()
+        events_before = now - timedelta(days=self.settings.outbox_retention_days)
+        keys_before = now - timedelta(hours=self.settings.idempotency_retention_hours)
+        with self.db.unit_of_work() as session:
+            session.execute(
+                delete(OutboxEvent).where(OutboxEvent.delivered_at < events_before),
+                execution_options={"synchronize_session": False},
+            )
+            session.execute(
+                delete(ProcessedEvent).where(ProcessedEvent.processed_at < events_before),
+                execution_options={"synchronize_session": False},
+            )
+            session.execute(
+                delete(IdempotencyKey).where(IdempotencyKey.created_at < keys_before),
+                execution_options={"synchronize_session": False},
+            )
+            pending = session.scalar(
+                select(func.count())
+                .select_from(OutboxEvent)
+                .where(OutboxEvent.delivered_at.is_(None))
+            )
+        metrics.OUTBOX_PENDING.set(pending or 0)

@@ -1,0 +1,67 @@
+"""Configuration, read from `NAADLOOS_*` environment variables (and a `.env` file if present)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NAADLOOS_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./naadloos.db"
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+
+    nats_url: str | None = None
+    nats_stream: str = "NAADLOOS"
+    nats_subject_prefix: str = "naadloos.events"
+
+    dispatch_events: bool = True  # deliver outbox events inside API processes
+    dispatcher_poll_seconds: float = Field(default=1.0, gt=0)
+    dispatcher_batch_size: int = Field(default=200, ge=1)
+    dispatcher_lease_seconds: float = Field(default=30.0, gt=0)
+    outbox_max_attempts: int = Field(default=12, ge=1)
+    outbox_retention_days: int = Field(default=7, ge=0)
+    idempotency_retention_hours: int = Field(default=24, ge=1)
+
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        scheme = value.split(":", 1)[0].split("+", 1)[0]
+        if scheme not in SUPPORTED_DATABASES:
+            raise ValueError(
+                f"unsupported database {scheme!r}: use sqlite:///path or postgresql://user@host/db"
+            )
+        return value
+
+    @field_validator("nats_url")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The URL with the driver SQLAlchemy should use (psycopg 3 for PostgreSQL)."""
+        url = self.database_url
+        for plain in ("postgresql://", "postgres://"):
+            if url.startswith(plain):
+                return "postgresql+psycopg://" + url[len(plain) :]
+        return url
+
+    @property
+    def dialect(self) -> str:
+        return self.database_url.split(":", 1)[0].split("+", 1)[0]
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

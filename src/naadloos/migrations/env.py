@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from alembic import context
+
+import naadloos.channels.models
+import naadloos.kit.models  # noqa: F401 - registers the tables on the metadata
+from naadloos.kit.db import Base, create_engine_for
+from naadloos.kit.settings import Settings
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_offline() -> None:
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url"),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    settings = Settings(database_url=str(config.get_main_option("sqlalchemy.url")))
+    engine = create_engine_for(settings)
+    with engine.connect() as conn:
+        _run(conn)
+    engine.dispose()
+
+
+def _run(connection: object) -> None:
+    context.configure(
+        connection=connection,  # type: ignore[arg-type]
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",  # type: ignore[attr-defined]
+        compare_type=True,
+        # SQLite runs DDL in transactions too (we control BEGIN): a failed migration leaves
+        # no half-changed schema behind.
+        transactional_ddl=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

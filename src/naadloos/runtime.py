@@ -1,0 +1,57 @@
+"""The composition root: one process's database, event bus and dispatcher, wired from settings.
+
+The API server, the worker and the demo all start from here, so they run the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from naadloos import migrations
+from naadloos.kit.db import Database
+from naadloos.kit.errors import ServiceUnavailable
+from naadloos.kit.nats import NatsPublisher
+from naadloos.kit.outbox import Dispatcher, EventBus
+from naadloos.kit.settings import Settings
+
+
+def build_bus() -> EventBus:
+    """Every module's in-process subscribers. Modules add theirs here as they land."""
+    return EventBus()
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    bus: EventBus
+    dispatcher: Dispatcher
+
+    async def close(self) -> None:
+        if self.dispatcher.publisher is not None:
+            await self.dispatcher.publisher.close()
+        self.db.dispose()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    db = Database(settings)
+    bus = build_bus()
+    publisher = (
+        NatsPublisher(settings.nats_url, settings.nats_stream, settings.nats_subject_prefix)
+        if settings.nats_url
+        else None
+    )
+    return Runtime(settings, db, bus, Dispatcher(db, bus, settings, publisher))
+
+
+def check_schema(runtime: Runtime) -> None:
+    """Refuse to run against a database that is behind (or ahead of) this code's migrations."""
+    current = migrations.current_revision(runtime.db.engine)
+    head = migrations.head_revision(runtime.settings)
+    if current != head:
+        raise ServiceUnavailable(
+            f"the database is at migration {current or 'none'} but this naadloos expects {head}: "
+            "run `naadloos db upgrade`",
+            code_revision=head,
+            database_revision=current,
+        )

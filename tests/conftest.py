@@ -1,0 +1,220 @@
+"""Shared fixtures. Every database test runs once on SQLite and once on PostgreSQL; each test starts
+from the freshly migrated state (tables are reset to what the migrations left).
+
+PostgreSQL: `NAADLOOS_TEST_POSTGRES_URL` (default postgresql://postgres@127.0.0.1:5432/test), in a
+schema of its own per test process. NATS: `NAADLOOS_TEST_NATS_URL` (default nats://127.0.0.1:4222).
+When a server is absent the tests that need it skip with the reason; with CI=true they fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, insert, select, text
+
+from naadloos import migrations
+from naadloos.api.app import create_app
+from naadloos.kit import auth
+from naadloos.kit.db import Base
+from naadloos.kit.settings import Settings
+from naadloos.runtime import Runtime, build_runtime
+
+POSTGRES_URL = os.environ.get(
+    "NAADLOOS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+NATS_URL = os.environ.get("NAADLOOS_TEST_NATS_URL", "nats://127.0.0.1:4222")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+BACKENDS = [
+    b.strip() for b in os.environ.get("NAADLOOS_TEST_BACKENDS", "sqlite,postgresql").split(",")
+]
+SUMMARY_FILE = Path(__file__).resolve().parent.parent / "build" / "test-backends.txt"
+
+# What the suite really ran against, for the closing line of `make test`.
+ran_on: dict[str, str] = {}
+
+
+def absent(what: str) -> None:
+    """A server the tests need is not there: skip locally, fail in CI."""
+    if IN_CI:
+        pytest.fail(f"{what} (CI=true: a missing server is a failure, not a skip)")
+    pytest.skip(what)
+
+
+def reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), 1):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if hasattr(session.config, "workerinput"):
+        return
+    SUMMARY_FILE.parent.mkdir(exist_ok=True)
+    SUMMARY_FILE.write_text(", ".join(f"{k} {v}" for k, v in sorted(ran_on.items())) or "nothing")
+
+
+# -- databases ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Baseline:
+    """The rows the migrations leave in a fresh database (e.g. the default channels)."""
+
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def _postgres_settings(worker: str) -> Settings:
+    if not reachable(POSTGRES_URL, 5432):
+        absent(f"PostgreSQL is not reachable at {POSTGRES_URL}")
+    schema = f"naadloos_test_{worker}"
+    admin = create_engine(Settings(database_url=POSTGRES_URL).sqlalchemy_url)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+        version = conn.execute(text("SHOW server_version")).scalar_one()
+    admin.dispose()
+    ran_on["PostgreSQL"] = str(version).split()[0]
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    return Settings(database_url=f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings of a freshly migrated database of one backend."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    if request.param == "sqlite":
+        import sqlite3
+
+        path = tmp_path_factory.mktemp("db") / "naadloos.db"
+        result = Settings(database_url=f"sqlite:///{path}")
+        ran_on["SQLite"] = sqlite3.sqlite_version
+    elif request.param == "postgresql":
+        result = _postgres_settings(worker)
+    else:
+        raise pytest.UsageError(f"unknown backend {request.param!r}")
+    migrations.upgrade(result)
+    return result
+
+
+@pytest.fixture(scope="session")
+def baseline(settings: Settings) -> Baseline:
+    engine = create_engine(settings.sqlalchemy_url)
+    found = Baseline()
+    with engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            found.rows[table.name] = [dict(r._mapping) for r in conn.execute(select(table))]
+    engine.dispose()
+    return found
+
+
+def _reset(runtime: Runtime, baseline: Baseline) -> None:
+    tables = Base.metadata.sorted_tables
+    with runtime.db.engine.begin() as conn:
+        if runtime.db.dialect == "postgresql":
+            names = ", ".join(t.name for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(tables):
+                conn.execute(table.delete())
+        for table in tables:
+            if baseline.rows[table.name]:
+                conn.execute(insert(table), baseline.rows[table.name])
+
+
+@pytest.fixture
+def runtime(settings: Settings, baseline: Baseline) -> Iterator[Runtime]:
+    """A process's runtime on a database in its freshly migrated state."""
+    rt = build_runtime(settings)
+    try:
+        yield rt
+    finally:
+        _reset(rt, baseline)
+        asyncio.run(rt.close())
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    """The API, without the background dispatcher: tests deliver events with `deliver()`."""
+    with TestClient(create_app(runtime=runtime, dispatch=False)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def deliver(runtime: Runtime) -> Callable[[], int]:
+    def run() -> int:
+        return asyncio.run(runtime.dispatcher.drain())
+
+    return run
+
+
+KeyFactory = Callable[..., dict[str, str]]
+
+
+@pytest.fixture
+def api_key(runtime: Runtime) -> KeyFactory:
+    """`api_key("channels:read")` -> headers carrying a new key with those scopes."""
+
+    def make(*scopes: str, channel: str | None = None) -> dict[str, str]:
+        with runtime.db.unit_of_work() as session:
+            created = auth.create_key(
+                session, name="test", scopes=scopes or (auth.ADMIN,), channel=channel
+            )
+        return {"Authorization": f"Bearer {created.key}"}
+
+    return make
+
+
+@pytest.fixture
+def admin(api_key: KeyFactory) -> dict[str, str]:
+    return api_key(auth.ADMIN)
+
+
+# -- NATS ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NatsTarget:
+    url: str
+    stream: str
+    subject_prefix: str
+
+
+@pytest.fixture
+def nats_target() -> Iterator[NatsTarget]:
+    """A JetStream stream of this test's own, deleted afterwards."""
+    if not reachable(NATS_URL, 4222):
+        absent(f"NATS is not reachable at {NATS_URL}")
+    tag = uuid.uuid4().hex[:10]
+    target = NatsTarget(NATS_URL, f"TEST_{tag}", f"test-{tag}.events")
+
+    async def server_version_and_cleanup(delete: bool) -> str:
+        import nats
+        from nats.js.errors import NotFoundError
+
+        nc = await nats.connect(NATS_URL)
+        try:
+            if delete:
+                try:
+                    await nc.jetstream().delete_stream(target.stream)
+                except NotFoundError:
+                    pass
+            return str(nc.connected_server_version)
+        finally:
+            await nc.close()
+
+    ran_on["NATS JetStream"] = asyncio.run(server_version_and_cleanup(False))
+    yield target
+    asyncio.run(server_version_and_cleanup(True))
