@@ -9,8 +9,10 @@ When a server is absent the tests that need it skip with the reason; with CI=tru
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,8 +20,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import nats
 import pytest
 from fastapi.testclient import TestClient
+from nats.js.errors import NotFoundError
 from sqlalchemy import create_engine, insert, select, text
 
 from naadloos import migrations
@@ -53,7 +57,9 @@ def absent(what: str) -> None:
 def reachable(url: str, default_port: int) -> bool:
     parts = urlsplit(url)
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), 1):
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), 1
+        ):
             return True
     except OSError:
         return False
@@ -96,8 +102,6 @@ def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     """Settings of a freshly migrated database of one backend."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     if request.param == "sqlite":
-        import sqlite3
-
         path = tmp_path_factory.mktemp("db") / "naadloos.db"
         result = Settings(database_url=f"sqlite:///{path}")
         ran_on["SQLite"] = sqlite3.sqlite_version
@@ -201,16 +205,11 @@ def nats_target() -> Iterator[NatsTarget]:
     target = NatsTarget(NATS_URL, f"TEST_{tag}", f"test-{tag}.events")
 
     async def server_version_and_cleanup(delete: bool) -> str:
-        import nats
-        from nats.js.errors import NotFoundError
-
         nc = await nats.connect(NATS_URL)
         try:
             if delete:
-                try:
+                with contextlib.suppress(NotFoundError):
                     await nc.jetstream().delete_stream(target.stream)
-                except NotFoundError:
-                    pass
             return str(nc.connected_server_version)
         finally:
             await nc.close()

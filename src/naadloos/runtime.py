@@ -37,7 +37,12 @@ def build_runtime(settings: Settings) -> Runtime:
     db = Database(settings)
     bus = build_bus()
     publisher = (
-        NatsPublisher(settings.nats_url, settings.nats_stream, settings.nats_subject_prefix)
+        NatsPublisher(
+            settings.nats_url,
+            settings.nats_stream,
+            settings.nats_subject_prefix,
+            settings.nats_connect_timeout_seconds,
+        )
         if settings.nats_url
         else None
     )

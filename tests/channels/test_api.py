@@ -135,9 +135,7 @@ def test_updating_an_unknown_channel_is_404(client: TestClient, admin: dict[str,
     assert response.json()["code"] == "channel_not_found"
 
 
-def test_the_matrix_shows_what_is_offered_where(
-    client: TestClient, admin: dict[str, str]
-) -> None:
+def test_the_matrix_shows_what_is_offered_where(client: TestClient, admin: dict[str, str]) -> None:
     client.post("/v1/channels", json=store(), headers=admin)
     client.patch("/v1/channels/chat", json={"active": False}, headers=admin)
 
@@ -150,15 +148,19 @@ def test_the_matrix_shows_what_is_offered_where(
     assert matrix["by_capability"]["pickup"] == ["store:utrecht"]
     assert set(matrix["by_capability"]["notify"]) == {"app", "email", "sms", "whatsapp", "phone"}
     assert matrix["capabilities"] == [
-        "browse", "buy", "pay", "pickup", "return", "support", "notify",
+        "browse",
+        "buy",
+        "pay",
+        "pickup",
+        "return",
+        "support",
+        "notify",
     ]
     everything = client.get("/v1/channels/matrix?include_inactive=true", headers=admin).json()
     assert "chat" in {row["code"] for row in everything["channels"]}
 
 
-def test_channels_are_listed_a_page_at_a_time(
-    client: TestClient, admin: dict[str, str]
-) -> None:
+def test_channels_are_listed_a_page_at_a_time(client: TestClient, admin: dict[str, str]) -> None:
     seen: list[str] = []
     cursor = None
     pages = 0
@@ -194,7 +196,9 @@ def test_creating_a_channel_publishes_channel_created(
     client: TestClient, admin: dict[str, str], runtime: Runtime, deliver: Callable[[], int]
 ) -> None:
     received: list[str] = []
-    runtime.bus.subscribe("ChannelCreated", "test", lambda _s, e: received.append(e.payload["code"]))
+    runtime.bus.subscribe(
+        "ChannelCreated", "test", lambda _s, e: received.append(e.payload["code"])
+    )
 
     client.post("/v1/channels", json=store(), headers=admin)
 

@@ -31,16 +31,18 @@ REPLAYED_RESPONSE_HEADERS = ("location",)
 class IdempotentReplay(Exception):
     """Raised to short-circuit a request whose response is already known."""
 
-    def __init__(self, record: IdempotencyKey) -> None:
+    def __init__(self, status_code: int, body: bytes, headers: dict[str, str]) -> None:
         super().__init__("replay")
-        self.record = record
+        self.status_code = status_code
+        self.body = body
+        self.headers = headers
 
     def response(self) -> Response:
         return Response(
-            self.record.response_body,
-            status_code=self.record.status_code or 200,
+            self.body,
+            status_code=self.status_code,
             media_type="application/json",
-            headers={**(self.record.response_headers or {}), REPLAYED_HEADER: "true"},
+            headers={**self.headers, REPLAYED_HEADER: "true"},
         )
 
 
@@ -75,7 +77,9 @@ def _check_existing(existing: IdempotencyKey, request_hash: bytes) -> None:
         )
     if existing.status_code is None or existing.response_body is None:
         raise Conflict(f"a request with this {HEADER} is still in progress", field=HEADER)
-    raise IdempotentReplay(existing)
+    raise IdempotentReplay(
+        existing.status_code, existing.response_body, dict(existing.response_headers or {})
+    )
 
 
 def _claim(

@@ -7,11 +7,12 @@ beyond it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import math
 from typing import Any
 
-import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
@@ -24,6 +25,10 @@ log = logging.getLogger(__name__)
 DUPLICATE_WINDOW_SECONDS = 15 * 60
 
 
+async def _log_error(exc: Exception) -> None:
+    log.warning("NATS: %s", exc)
+
+
 def subject_for(prefix: str, event_name: str) -> str:
     return f"{prefix}.{event_name}"
 
@@ -31,24 +36,49 @@ def subject_for(prefix: str, event_name: str) -> str:
 class NatsPublisher:
     """One connection and a JetStream context; the stream is created if it does not exist."""
 
-    def __init__(self, url: str, stream: str, subject_prefix: str) -> None:
+    def __init__(
+        self, url: str, stream: str, subject_prefix: str, connect_timeout: float = 3.0
+    ) -> None:
         self.url = url
+        self.connect_timeout = connect_timeout
         self.stream = stream
         self.subject_prefix = subject_prefix
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _current(self) -> JetStreamContext | None:
+        """The connection, if it was made on the running event loop (a client is bound to its
+        loop; a command that runs several loops one after another gets a fresh one each time)."""
+        if self._loop is not asyncio.get_running_loop():
+            self._nc = self._js = self._loop = None
+        return self._js
 
     async def _connected(self) -> JetStreamContext:
-        self._nc = await nats.connect(
-            self.url, connect_timeout=5, max_reconnect_attempts=-1, allow_reconnect=True
-        )
-        self._js = self._nc.jetstream()
+        nc = Client()
+        try:
+            # Once connected the client reconnects for ever; the first connect must not hang.
+            await asyncio.wait_for(
+                nc.connect(
+                    self.url,
+                    connect_timeout=max(1, math.ceil(self.connect_timeout)),
+                    max_reconnect_attempts=-1,
+                    error_cb=_log_error,
+                ),
+                self.connect_timeout,
+            )
+        except BaseException:
+            await nc.close()
+            raise
+        self._nc = nc
+        self._js = nc.jetstream()
+        self._loop = asyncio.get_running_loop()
         await ensure_stream(self._js, self.stream, self.subject_prefix)
         return self._js
 
     async def publish(self, envelope: Envelope) -> bool:
         """Publish and wait for the stream's ack. Returns False when the stream saw it already."""
-        js = self._js or await self._connected()
+        js = self._current() or await self._connected()
         ack = await js.publish(
             subject_for(self.subject_prefix, envelope.name),
             json.dumps(envelope.as_json_dict(), separators=(",", ":")).encode(),
@@ -59,10 +89,9 @@ class NatsPublisher:
         return not ack.duplicate
 
     async def close(self) -> None:
-        if self._nc is not None and not self._nc.is_closed:
+        if self._current() is not None and self._nc is not None and not self._nc.is_closed:
             await self._nc.drain()
-        self._nc = None
-        self._js = None
+        self._nc = self._js = self._loop = None
 
 
 async def ensure_stream(js: JetStreamContext, stream: str, subject_prefix: str) -> None:

@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     nats_url: str | None = None
     nats_stream: str = "NAADLOOS"
     nats_subject_prefix: str = "naadloos.events"
+    nats_connect_timeout_seconds: float = Field(default=3.0, gt=0)
 
     dispatch_events: bool = True  # deliver outbox events inside API processes
     dispatcher_poll_seconds: float = Field(default=1.0, gt=0)
@@ -40,6 +41,11 @@ class Settings(BaseSettings):
         if scheme not in SUPPORTED_DATABASES:
             raise ValueError(
                 f"unsupported database {scheme!r}: use sqlite:///path or postgresql://user@host/db"
+            )
+        if scheme == "sqlite" and (value.rstrip("/") == "sqlite:" or ":memory:" in value):
+            raise ValueError(
+                "an in-memory SQLite database is not shared between connections: use a file, "
+                "e.g. sqlite:///./naadloos.db"
             )
         return value
 

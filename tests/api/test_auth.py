@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import base64
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from naadloos.kit import auth
+from naadloos.kit.errors import ValidationFailed
+from naadloos.kit.models import ApiKey
+from naadloos.runtime import Runtime
+from tests.conftest import KeyFactory
+
+
+def test_without_a_key_the_api_answers_401_with_a_problem(client: TestClient) -> None:
+    response = client.get("/v1/channels")
+
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert response.json()["code"] == "unauthorized"
+
+
+def test_a_wrong_key_is_401(client: TestClient, admin: dict[str, str]) -> None:
+    real = admin["Authorization"].removeprefix("Bearer ")
+    forged = real[:-4] + ("AAAA" if not real.endswith("AAAA") else "BBBB")
+
+    for key in (forged, "nl_nonsense", "sk_live_123"):
+        response = client.get("/v1/channels", headers={"Authorization": f"Bearer {key}"})
+        assert response.status_code == 401, key
+
+
+def test_a_key_without_the_scope_is_403_naming_the_scope(
+    client: TestClient, api_key: KeyFactory
+) -> None:
+    reader = api_key("channels:read")
+
+    assert client.get("/v1/channels", headers=reader).status_code == 200
+    response = client.post(
+        "/v1/channels", json={"code": "x", "name": "X", "kind": "web"}, headers=reader
+    )
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "missing_scope"
+    assert response.json()["required_scope"] == "channels:write"
+
+
+def test_write_scope_includes_read_and_track_alone_reads_nothing(
+    client: TestClient, api_key: KeyFactory
+) -> None:
+    assert client.get("/v1/channels", headers=api_key("channels:write")).status_code == 200
+    assert client.get("/v1/channels", headers=api_key("track")).status_code == 403
+
+
+def test_a_revoked_key_stops_working(client: TestClient, runtime: Runtime) -> None:
+    with runtime.db.unit_of_work() as session:
+        created = auth.create_key(session, name="till", scopes=["channels:read"])
+    headers = {"Authorization": f"Bearer {created.key}"}
+    assert client.get("/v1/channels", headers=headers).status_code == 200
+
+    with runtime.db.unit_of_work() as session:
+        auth.revoke_key(session, created.record.prefix)
+
+    response = client.get("/v1/channels", headers=headers)
+    assert response.status_code == 401
+    assert "revoked" in response.json()["detail"]
+
+
+def test_basic_auth_with_the_key_as_user_is_accepted(
+    client: TestClient, api_key: KeyFactory
+) -> None:
+    key = api_key("channels:read")["Authorization"].removeprefix("Bearer ")
+    basic = base64.b64encode(f"{key}:".encode()).decode()
+
+    response = client.get("/v1/channels", headers={"Authorization": f"Basic {basic}"})
+
+    assert response.status_code == 200
+
+
+def test_only_a_hash_of_the_key_is_stored(runtime: Runtime) -> None:
+    with runtime.db.unit_of_work() as session:
+        created = auth.create_key(session, name="x", scopes=["*"], channel="web")
+
+    with runtime.db.unit_of_work(write=False) as session:
+        row = session.scalars(select(ApiKey).where(ApiKey.id == created.record.id)).one()
+        principal = auth.verify_key(session, created.key)
+    secret = created.key.rsplit("_", 1)[1]
+    assert secret.encode() not in row.secret_hash
+    assert secret not in repr(row.__dict__)
+    assert principal.channel == "web"
+    assert principal.allows("channels:write")
+
+
+def test_unknown_scopes_are_refused_by_name(runtime: Runtime) -> None:
+    with runtime.db.unit_of_work() as session, pytest.raises(ValidationFailed) as refused:
+        auth.create_key(session, name="x", scopes=["channels:read", "orders:steal"])
+
+    assert refused.value.extra["errors"][0]["field"] == "scopes"
+    assert "orders:steal" in refused.value.detail

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from naadloos.api.app import create_app
+from naadloos.kit.settings import Settings
+from naadloos.runtime import Runtime
+
+
+def test_health_needs_nothing(client: TestClient) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_ready_checks_the_database(client: TestClient, runtime: Runtime) -> None:
+    response = client.get("/ready")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "database": runtime.db.dialect}
+
+
+def test_ready_is_503_when_the_schema_is_behind(runtime: Runtime) -> None:
+    with runtime.db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'old'"))
+    try:
+        with TestClient(create_app(runtime=runtime, dispatch=False)) as client:
+            response = client.get("/ready")
+    finally:
+        with runtime.db.engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+
+    assert response.status_code == 503
+    assert "naadloos db upgrade" in response.json()["detail"]
+
+
+def test_ready_is_503_when_the_database_is_gone(tmp_path: Path) -> None:
+    nowhere = Settings(database_url=f"sqlite:///{tmp_path}/no-such-dir/naadloos.db")
+
+    with TestClient(create_app(nowhere, dispatch=False)) as client:
+        response = client.get("/ready")
+
+    assert response.status_code == 503
+    assert response.json()["check"] == "database"
+
+
+def test_metrics_count_requests_by_route(client: TestClient, admin: dict[str, str]) -> None:
+    client.get("/v1/channels/web", headers=admin)
+
+    body = client.get("/metrics").text
+
+    assert (
+        'naadloos_http_requests_total{method="GET",route="/v1/channels/{code}",status="200"}'
+        in body
+    )
+    assert "naadloos_http_request_duration_seconds_bucket" in body
+
+
+def test_the_request_id_is_echoed_or_made(client: TestClient) -> None:
+    given = client.get("/health", headers={"X-Request-ID": "till-7-000123"})
+    made = client.get("/health")
+
+    assert given.headers["x-request-id"] == "till-7-000123"
+    assert len(made.headers["x-request-id"]) == 32
+
+
+def test_openapi_documents_the_api(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+
+    assert "/v1/channels/matrix" in spec["paths"]
+    create = spec["paths"]["/v1/channels"]["post"]
+    assert any(p["name"] == "Idempotency-Key" for p in create["parameters"])
+    assert client.get("/docs").status_code == 200

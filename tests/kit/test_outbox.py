@@ -1,0 +1,321 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import nats
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from naadloos.channels import service
+from naadloos.channels.events import ChannelCreated
+from naadloos.channels.kinds import ChannelKind
+from naadloos.channels.schemas import ChannelCreate
+from naadloos.kit.events import Envelope, emit
+from naadloos.kit.models import OutboxEvent, ProcessedEvent
+from naadloos.kit.nats import NatsPublisher
+from naadloos.kit.outbox import Dispatcher, DispatchResult
+from naadloos.kit.settings import Settings
+from naadloos.kit.time import utcnow
+from naadloos.runtime import Runtime, build_runtime
+from tests.conftest import NatsTarget
+
+CRASH_SCRIPT = Path(__file__).with_name("crash_during_delivery.py")
+
+
+def create_store(runtime: Runtime, code: str = "store:utrecht") -> None:
+    with runtime.db.unit_of_work() as session:
+        service.create_channel(session, ChannelCreate(code=code, name=code, kind=ChannelKind.STORE))
+
+
+def drain_and_close(rt: Runtime) -> int:
+    """Deliver what is due with a runtime of its own, then close it (in one event loop, as the
+    NATS client belongs to the loop that made it)."""
+
+    async def run() -> int:
+        try:
+            return await rt.dispatcher.drain()
+        finally:
+            await rt.close()
+
+    return asyncio.run(run())
+
+
+def outbox(runtime: Runtime) -> list[OutboxEvent]:
+    with runtime.db.unit_of_work(write=False) as session:
+        return list(session.scalars(select(OutboxEvent).order_by(OutboxEvent.seq)))
+
+
+def test_an_event_exists_only_if_its_change_was_committed(runtime: Runtime) -> None:
+    def failing_request() -> None:
+        with runtime.db.unit_of_work() as session:
+            service.create_channel(
+                session, ChannelCreate(code="store:x", name="X", kind=ChannelKind.STORE)
+            )
+            raise RuntimeError("the request failed after the change")
+
+    with pytest.raises(RuntimeError):
+        failing_request()
+
+    assert outbox(runtime) == []
+
+
+def test_subscribers_get_each_event_once(runtime: Runtime) -> None:
+    seen: list[str] = []
+    runtime.bus.subscribe(ChannelCreated, "recorder", lambda _s, e: seen.append(e.payload["code"]))
+    create_store(runtime, "store:a")
+    create_store(runtime, "store:b")
+
+    assert asyncio.run(runtime.dispatcher.drain()) == 2
+    assert asyncio.run(runtime.dispatcher.drain()) == 0
+    assert seen == ["store:a", "store:b"]
+    assert all(e.delivered_at is not None for e in outbox(runtime))
+
+
+def test_a_subscriber_runs_in_the_same_transaction_as_its_bookkeeping(runtime: Runtime) -> None:
+    def react(session: Session, envelope: Envelope) -> None:
+        emit(session, ChannelCreated(code="echo", name="e", kind="web", capabilities=[]))
+        raise RuntimeError("the reaction fails after writing")
+
+    runtime.bus.subscribe(ChannelCreated, "echoer", react)
+    create_store(runtime)
+
+    asyncio.run(runtime.dispatcher.run_once())
+
+    rows = outbox(runtime)
+    assert [r.name for r in rows] == ["ChannelCreated"]  # the failed reaction wrote nothing
+    with runtime.db.unit_of_work(write=False) as session:
+        assert session.scalars(select(ProcessedEvent)).all() == []
+
+
+def test_a_failing_subscriber_is_retried_later_without_repeating_the_others(
+    runtime: Runtime,
+) -> None:
+    calls: Counter[str] = Counter()
+    fail = {"flaky": True}
+
+    def steady(_s: Session, _e: Envelope) -> None:
+        calls["steady"] += 1
+
+    def flaky(_s: Session, _e: Envelope) -> None:
+        calls["flaky"] += 1
+        if fail["flaky"]:
+            raise ConnectionError("mail server down")
+
+    runtime.bus.subscribe(ChannelCreated, "steady", steady)
+    runtime.bus.subscribe(ChannelCreated, "flaky", flaky)
+    create_store(runtime)
+
+    first = asyncio.run(runtime.dispatcher.run_once())
+
+    assert (first.delivered, first.failed) == (0, 1)
+    [row] = outbox(runtime)
+    assert row.delivered_at is None
+    assert row.attempts == 1
+    assert "mail server down" in (row.last_error or "")
+    assert row.available_at > utcnow()  # backing off
+    assert asyncio.run(runtime.dispatcher.run_once()).claimed == 0
+
+    fail["flaky"] = False
+    with runtime.db.unit_of_work() as session:  # time passes
+        session.execute(update(OutboxEvent).values(available_at=utcnow() - timedelta(seconds=1)))
+    assert asyncio.run(runtime.dispatcher.drain()) == 1
+
+    assert calls == {"steady": 1, "flaky": 2}
+    assert outbox(runtime)[0].delivered_at is not None
+
+
+def test_an_event_is_given_up_after_the_last_attempt(runtime: Runtime) -> None:
+    settings = runtime.settings.model_copy(update={"outbox_max_attempts": 2})
+    dispatcher = Dispatcher(runtime.db, runtime.bus, settings)
+
+    def broken(_s: Session, _e: Envelope) -> None:
+        raise ValueError("bug")
+
+    runtime.bus.subscribe(ChannelCreated, "broken", broken)
+    create_store(runtime)
+    for _ in range(3):
+        asyncio.run(dispatcher.run_once())
+        with runtime.db.unit_of_work() as session:
+            session.execute(update(OutboxEvent).values(available_at=utcnow()))
+
+    [row] = outbox(runtime)
+    assert row.attempts == 2
+    assert row.delivered_at is None
+
+
+def test_two_dispatchers_share_the_work_and_deliver_each_event_once(runtime: Runtime) -> None:
+    handled: list[str] = []
+    lock = threading.Lock()
+
+    def record(_s: Session, e: Envelope) -> None:
+        with lock:
+            handled.append(str(e.event_id))
+
+    runtime.bus.subscribe(ChannelCreated, "recorder", record)
+    with runtime.db.unit_of_work() as session:
+        for i in range(150):
+            emit(session, ChannelCreated(code=f"c{i}", name="n", kind="web", capabilities=[]))
+    settings = runtime.settings.model_copy(update={"dispatcher_batch_size": 20})
+    dispatchers = [Dispatcher(runtime.db, runtime.bus, settings) for _ in range(2)]
+
+    threads = [threading.Thread(target=lambda d=d: asyncio.run(d.drain())) for d in dispatchers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert len(handled) == 150
+    assert len(set(handled)) == 150
+    assert all(row.delivered_at is not None for row in outbox(runtime))
+
+
+# -- NATS JetStream ------------------------------------------------------------------------------
+
+
+def nats_settings(settings: Settings, target: NatsTarget, **extra: object) -> Settings:
+    return settings.model_copy(
+        update={
+            "nats_url": target.url,
+            "nats_stream": target.stream,
+            "nats_subject_prefix": target.subject_prefix,
+            **extra,
+        }
+    )
+
+
+async def stream_messages(
+    target: NatsTarget,
+) -> list[tuple[str, dict[str, str], dict[str, object]]]:
+    nc = await nats.connect(target.url)
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info(target.stream)
+        found = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            msg = await js.get_msg(target.stream, seq)
+            found.append((msg.subject, dict(msg.headers or {}), json.loads(msg.data)))
+        return found
+    finally:
+        await nc.close()
+
+
+@pytest.mark.nats
+def test_events_are_published_to_jetstream_with_their_id_as_message_id(
+    settings: Settings, runtime: Runtime, nats_target: NatsTarget
+) -> None:
+    rt = build_runtime(nats_settings(settings, nats_target))
+    create_store(rt)
+    assert drain_and_close(rt) == 1
+
+    [(subject, headers, body)] = asyncio.run(stream_messages(nats_target))
+    [row] = outbox(runtime)
+    assert subject == f"{nats_target.subject_prefix}.ChannelCreated"
+    assert headers["Nats-Msg-Id"] == str(row.event_id)
+    assert body["id"] == str(row.event_id)
+    assert body["name"] == "ChannelCreated"
+    assert body["payload"]["code"] == "store:utrecht"
+
+
+@pytest.mark.nats
+def test_a_republished_event_is_stored_once(
+    settings: Settings, runtime: Runtime, nats_target: NatsTarget
+) -> None:
+    create_store(runtime)
+    [row] = outbox(runtime)
+    envelope = Envelope(row.event_id, row.name, row.occurred_at, row.payload)
+
+    async def publish_twice() -> tuple[bool, bool]:
+        publisher = NatsPublisher(nats_target.url, nats_target.stream, nats_target.subject_prefix)
+        try:
+            return await publisher.publish(envelope), await publisher.publish(envelope)
+        finally:
+            await publisher.close()
+
+    assert asyncio.run(publish_twice()) == (True, False)
+    assert len(asyncio.run(stream_messages(nats_target))) == 1
+
+
+def test_an_unreachable_broker_leaves_the_event_pending(
+    settings: Settings, runtime: Runtime
+) -> None:
+    dead = settings.model_copy(
+        update={"nats_url": "nats://127.0.0.1:1", "nats_connect_timeout_seconds": 0.3}
+    )
+    rt = build_runtime(dead)
+    create_store(rt)
+
+    async def once() -> DispatchResult:
+        try:
+            return await rt.dispatcher.run_once()
+        finally:
+            await rt.close()
+
+    result = asyncio.run(once())
+
+    assert (result.delivered, result.failed) == (0, 1)
+    [row] = outbox(runtime)
+    assert row.delivered_at is None
+    assert "publish" in (row.last_error or "")
+
+
+# -- a process that dies during delivery ---------------------------------------------------------
+
+
+def run_and_kill(moment: str, settings: Settings) -> None:
+    env = {
+        **os.environ,
+        "NAADLOOS_DATABASE_URL": settings.database_url,
+        "NAADLOOS_NATS_URL": settings.nats_url or "",
+        "NAADLOOS_NATS_STREAM": settings.nats_stream,
+        "NAADLOOS_NATS_SUBJECT_PREFIX": settings.nats_subject_prefix,
+        "NAADLOOS_DISPATCHER_LEASE_SECONDS": "0.5",
+    }
+    done = subprocess.run(
+        [sys.executable, str(CRASH_SCRIPT), moment],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+
+
+@pytest.mark.nats
+@pytest.mark.parametrize("moment", ["after-commit", "after-publish"])
+def test_a_process_killed_during_delivery_delivers_on_restart(
+    moment: str, settings: Settings, runtime: Runtime, nats_target: NatsTarget
+) -> None:
+    configured = nats_settings(settings, nats_target)
+    run_and_kill(moment, configured)
+    [row] = outbox(runtime)
+    assert row.delivered_at is None  # committed, but not marked delivered
+    time.sleep(0.6)  # the dead process's lease (if it had one) runs out
+
+    handled: list[str] = []
+    restarted = build_runtime(configured)
+    restarted.bus.subscribe(
+        "ChannelCreated", "crash-test-consumer", lambda _s, e: handled.append(str(e.event_id))
+    )
+    assert drain_and_close(restarted) == 1
+
+    [row] = outbox(runtime)
+    assert row.delivered_at is not None
+    messages = asyncio.run(stream_messages(nats_target))
+    assert [m[1]["Nats-Msg-Id"] for m in messages] == [str(row.event_id)]  # exactly one
+    # The consumer ran once in all: in the dead process (after-publish) or after the restart.
+    assert handled == ([] if moment == "after-publish" else [str(row.event_id)])
+    with runtime.db.unit_of_work(write=False) as session:
+        processed = session.scalars(select(ProcessedEvent)).all()
+    assert [(p.consumer, p.event_id) for p in processed] == [("crash-test-consumer", row.event_id)]
