@@ -53,7 +53,12 @@ def test_write_scope_includes_read_and_track_alone_reads_nothing(
     assert client.get("/v1/channels", headers=api_key("track")).status_code == 403
 
 
-def test_a_revoked_key_stops_working(client: TestClient, runtime: Runtime) -> None:
+def test_a_revoked_key_stops_working_within_the_cache_time(
+    client: TestClient, runtime: Runtime
+) -> None:
+    now = [1000.0]
+    cache = client.app.state.key_cache  # type: ignore[attr-defined]
+    cache.clock = lambda: now[0]
     with runtime.db.unit_of_work() as session:
         created = auth.create_key(session, name="till", scopes=["channels:read"])
     headers = {"Authorization": f"Bearer {created.key}"}
@@ -61,6 +66,7 @@ def test_a_revoked_key_stops_working(client: TestClient, runtime: Runtime) -> No
 
     with runtime.db.unit_of_work() as session:
         auth.revoke_key(session, created.record.prefix)
+    now[0] += runtime.settings.api_key_cache_seconds + 0.1
 
     response = client.get("/v1/channels", headers=headers)
     assert response.status_code == 401

@@ -15,6 +15,7 @@ from naadloos.api import ops
 from naadloos.api.middleware import RequestContextMiddleware
 from naadloos.channels.api import router as channels_router
 from naadloos.kit import problems
+from naadloos.kit.auth import KeyCache
 from naadloos.kit.settings import Settings, get_settings
 from naadloos.runtime import Runtime, build_runtime
 
@@ -68,6 +69,7 @@ def create_app(
     )
     app.state.runtime = rt
     app.state.db = rt.db
+    app.state.key_cache = KeyCache(rt.settings.api_key_cache_seconds)
     problems.install(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(ops.router)

@@ -14,8 +14,9 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from fastapi import Depends, Request
@@ -23,6 +24,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBasic, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from naadloos.kit.blocking import run_db
 from naadloos.kit.errors import MissingScope, NotFound, Unauthorized, ValidationFailed
 from naadloos.kit.ids import new_id
 from naadloos.kit.models import ApiKey
@@ -150,27 +152,51 @@ def _key_from_header(request: Request) -> str | None:
     raise Unauthorized(f"unsupported authorization scheme {scheme!r}; use Bearer")
 
 
-def authenticate(
+class KeyCache:
+    """Recently verified keys, so most requests cost no key lookup. A key revoked elsewhere
+    stops working on every API process within `ttl` seconds."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._entries: dict[bytes, tuple[float, Principal]] = {}
+
+    def get(self, key: str) -> Principal | None:
+        entry = self._entries.get(_hash(key))
+        if entry is None or entry[0] < self.clock():
+            return None
+        return entry[1]
+
+    def put(self, key: str, principal: Principal) -> None:
+        if self.ttl <= 0:
+            return
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[_hash(key)] = (self.clock() + self.ttl, principal)
+
+
+async def authenticate(
     request: Request,
     _bearer: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
 ) -> Principal:
     """The caller, from `Authorization: Bearer <key>` (or basic auth with the key as user)."""
-    cached: Principal | None = getattr(request.state, "principal", None)
-    if cached is not None:
-        return cached
     key = _key_from_header(request)
     if not key:
         raise Unauthorized("an API key is required: send `Authorization: Bearer <key>`")
-    session: Session = request.state.session
-    principal = verify_key(session, key)
-    request.state.principal = principal
+    cache: KeyCache = request.app.state.key_cache
+    principal = cache.get(key)
+    if principal is None:
+        principal = await run_db(verify_key, request.state.session, key)
+        cache.put(key, principal)
     return principal
 
 
-def require(scope: str) -> Callable[[Principal], Principal]:
+def require(scope: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets the call through only for a key holding `scope`."""
 
-    def check(principal: Principal = Depends(authenticate)) -> Principal:
+    async def check(principal: Principal = Depends(authenticate)) -> Principal:
         if not principal.allows(scope):
             raise MissingScope(f"this call needs the scope {scope!r}", required_scope=scope)
         return principal

@@ -4,19 +4,26 @@
 when the response is a success of a writing method and rolls back otherwise (errors included).
 The commit happens before the response leaves, so a client never sees a success that was not
 stored. Endpoints and services only flush. Idempotency-Key claims join the same transaction.
+
+Where database work runs: SQLite is in-process and answers in microseconds, so its calls run
+on the event loop (a hop to a worker thread costs more CPU than the query, and a Python process
+is bound to one core by the GIL anyway). PostgreSQL calls cross the network, so they run in the
+thread pool and requests overlap their waits. Endpoints are written as plain `def` either way.
+See docs/adr/0003-where-database-work-runs.md.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, get_type_hints
 
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from naadloos.kit.blocking import place_database_work, run_db
 from naadloos.kit.db import Database
 from naadloos.kit.idempotency import Claim, IdempotentReplay, idempotency
 
@@ -26,7 +33,23 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 IDEMPOTENT = Depends(idempotency)
 
 
-def get_session(request: Request) -> Session:
+def _placed(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a plain `def` endpoint into one that `run_db` places; the signature is kept for
+    FastAPI's dependency injection (without `__wrapped__`, so FastAPI sees a coroutine)."""
+
+    async def placed(*args: Any, **kwargs: Any) -> Any:
+        return await run_db(endpoint, *args, **kwargs)
+
+    placed.__signature__ = inspect.signature(endpoint, eval_str=True)  # type: ignore[attr-defined]
+    placed.__name__ = endpoint.__name__
+    placed.__qualname__ = endpoint.__qualname__
+    placed.__doc__ = endpoint.__doc__
+    placed.__module__ = endpoint.__module__
+    placed.__annotations__ = get_type_hints(endpoint, include_extras=True)
+    return placed
+
+
+async def get_session(request: Request) -> Session:
     """The request's session (opened by `TransactionalRoute`)."""
     session: Session = request.state.session
     return session
@@ -45,26 +68,32 @@ def _finish(session: Session, commit: bool, claim: Claim | None, response: Respo
 
 
 class TransactionalRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if not inspect.iscoroutinefunction(endpoint):
+            endpoint = _placed(endpoint)
+        super().__init__(path, endpoint, **kwargs)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         writes = not set(self.methods or ()) <= READ_METHODS
 
         async def route_handler(request: Request) -> Response:
             db: Database = request.app.state.db
+            place_database_work(db)
             session = db.session(write=writes)
             request.state.session = session
             try:
                 response = await handler(request)
             except IdempotentReplay as replay:
-                await run_in_threadpool(_finish, session, False, None, None)
+                await run_db(_finish, session, False, None, None)
                 return replay.response()
             except BaseException:
-                await run_in_threadpool(_finish, session, False, None, None)
+                await run_db(_finish, session, False, None, None)
                 raise
             commit = writes and response.status_code < 400
             claim: Claim | None = getattr(request.state, "idempotency_claim", None)
             if commit or session.in_transaction():
-                await run_in_threadpool(_finish, session, commit, claim, response)
+                await run_db(_finish, session, commit, claim, response)
             else:
                 session.close()
             return response

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from fastapi import Depends, Header, Request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from naadloos.kit.auth import Principal, authenticate
+from naadloos.kit.blocking import run_db
 from naadloos.kit.errors import Conflict, IdempotencyKeyReused, ValidationFailed
 from naadloos.kit.models import IdempotencyKey
 from naadloos.kit.time import utcnow
@@ -125,7 +125,7 @@ async def idempotency(
     if not 1 <= len(key) <= 255:
         raise ValidationFailed.field(HEADER, "must be 1 to 255 characters")
     body = await request.body()
-    claim = await run_in_threadpool(
+    claim = await run_db(
         _claim,
         request.state.session,
         principal,

@@ -21,7 +21,8 @@ from datetime import timedelta
 from typing import Protocol
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from naadloos.kit import metrics
@@ -76,18 +77,17 @@ class DispatchResult:
 
 
 def run_subscriber(db: Database, sub: Subscriber, envelope: Envelope) -> bool:
-    """Run one subscriber for one event in its own transaction; False if it had already run."""
+    """Run one subscriber for one event in its own transaction, together with the record that it
+    did; False (and nothing run) if that record exists already."""
+    insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
     with db.unit_of_work() as session:
-        key = (sub.consumer, envelope.event_id)
-        if session.get(ProcessedEvent, key) is not None:
-            return False
-        session.add(
-            ProcessedEvent(consumer=sub.consumer, event_id=envelope.event_id, processed_at=utcnow())
-        )
-        try:
-            session.flush()
-        except IntegrityError:  # another dispatcher is handling it right now
-            session.rollback()
+        claimed = session.execute(
+            insert(ProcessedEvent)
+            .values(consumer=sub.consumer, event_id=envelope.event_id, processed_at=utcnow())
+            .on_conflict_do_nothing()
+            .returning(ProcessedEvent.event_id)
+        ).scalar_one_or_none()
+        if claimed is None:
             return False
         sub.handler(session, envelope)
     return True
@@ -157,9 +157,21 @@ class Dispatcher:
             rows = sorted(result.all(), key=lambda r: r.seq)
         return [Envelope(r.event_id, r.name, r.occurred_at, r.payload) for r in rows]
 
-    def deliver_locally(self, envelope: Envelope) -> None:
-        for sub in self.bus.subscribers(envelope.name):
-            run_subscriber(self.db, sub, envelope)
+    def deliver_locally(self, batch: list[Envelope], failed: dict[uuid.UUID, str]) -> None:
+        """Run the subscribers of each event not already failed; record failures in `failed`."""
+        for envelope in batch:
+            if envelope.event_id in failed:
+                continue
+            try:
+                for sub in self.bus.subscribers(envelope.name):
+                    run_subscriber(self.db, sub, envelope)
+            except Exception as exc:
+                log.exception("subscriber failed", extra={"event_id": str(envelope.event_id)})
+                failed[envelope.event_id] = f"subscriber: {type(exc).__name__}: {exc}"
+
+    def deliver_and_settle(self, batch: list[Envelope], failed: dict[uuid.UUID, str]) -> None:
+        self.deliver_locally(batch, failed)
+        self.settle([e for e in batch if e.event_id not in failed], failed)
 
     def settle(self, delivered: list[Envelope], failed: dict[uuid.UUID, str]) -> None:
         now = utcnow()
@@ -204,24 +216,13 @@ class Dispatcher:
             for envelope, outcome in zip(batch, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
                     failed[envelope.event_id] = f"publish: {type(outcome).__name__}: {outcome}"
-        delivered: list[Envelope] = []
-        for envelope in batch:
-            if envelope.event_id in failed:
-                continue
-            try:
-                await asyncio.to_thread(self.deliver_locally, envelope)
-            except Exception as exc:
-                log.exception("subscriber failed", extra={"event_id": str(envelope.event_id)})
-                failed[envelope.event_id] = f"subscriber: {type(exc).__name__}: {exc}"
-            else:
-                delivered.append(envelope)
-        await asyncio.to_thread(self.settle, delivered, failed)
+        await asyncio.to_thread(self.deliver_and_settle, batch, failed)
         for envelope in batch:
             counter = (
                 metrics.EVENTS_FAILED if envelope.event_id in failed else metrics.EVENTS_DELIVERED
             )
             counter.labels(envelope.name).inc()
-        return DispatchResult(delivered=len(delivered), failed=len(failed))
+        return DispatchResult(delivered=len(batch) - len(failed), failed=len(failed))
 
     async def drain(self) -> int:
         """Deliver until nothing is due; returns how many were delivered."""

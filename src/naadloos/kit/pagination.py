@@ -34,7 +34,7 @@ class PageParams(BaseModel):
     cursor: str | None
 
 
-def page_params(
+async def page_params(
     limit: int = Query(50, ge=1, le=MAX_LIMIT, description="Items per page"),
     cursor: str | None = Query(None, description="`next_cursor` of the previous page"),
 ) -> PageParams:

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     outbox_retention_days: int = Field(default=7, ge=0)
     idempotency_retention_hours: int = Field(default=24, ge=1)
 
+    api_key_cache_seconds: float = Field(default=10.0, ge=0)
+
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
 
