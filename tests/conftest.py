@@ -210,7 +210,8 @@ def nats_target() -> Iterator[NatsTarget]:
             if delete:
                 with contextlib.suppress(NotFoundError):
                     await nc.jetstream().delete_stream(target.stream)
-            return str(nc.connected_server_version)
+            v = nc.connected_server_version
+            return f"{v.major}.{v.minor}.{v.patch}"
         finally:
             await nc.close()
 

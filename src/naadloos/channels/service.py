@@ -89,8 +89,7 @@ def create_channel(session: Session, data: ChannelCreate) -> Channel:
     )
     session.add(channel)
     try:
-        with session.begin_nested():
-            session.flush()
+        session.flush()
     except IntegrityError as exc:  # created concurrently under the same code
         raise ChannelExists(f"a channel with code {data.code!r} exists", field="code") from exc
     emit(

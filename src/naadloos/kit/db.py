@@ -12,9 +12,11 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -51,6 +53,22 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return None if value is None else as_utc(value)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a model: statements on it skip the ORM's bulk machinery (hot paths)."""
+    return cast(Table, model.__table__)
+
+
+def insert_or_nothing(
+    session: Session, model: type[Base], values: dict[str, Any], returning: Any
+) -> Any | None:
+    """`INSERT ... ON CONFLICT DO NOTHING RETURNING`: the returned column if the row was
+    inserted, None if it existed. On PostgreSQL it waits for a concurrent insert of the same key
+    to commit or roll back, and never aborts the transaction."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(table_of(model)).values(**values).on_conflict_do_nothing().returning(returning)
+    return session.execute(stmt).scalar_one_or_none()
 
 
 _WRITE = "naadloos_write"

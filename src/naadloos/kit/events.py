@@ -9,8 +9,10 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from naadloos.kit.db import table_of
 from naadloos.kit.ids import new_id
 from naadloos.kit.models import OutboxEvent
 from naadloos.kit.time import utcnow
@@ -63,8 +65,8 @@ def emit(session: Session, event: Event) -> uuid.UUID:
     """Record `event` in the outbox as part of the session's transaction. Returns its id."""
     now = utcnow()
     event_id = new_id()
-    session.add(
-        OutboxEvent(
+    session.execute(
+        insert(table_of(OutboxEvent)).values(
             event_id=event_id,
             name=event.event_name(),
             payload=event.model_dump(mode="json"),

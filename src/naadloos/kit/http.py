@@ -59,7 +59,7 @@ def _finish(session: Session, commit: bool, claim: Claim | None, response: Respo
     try:
         if commit:
             if claim is not None and response is not None:
-                claim.complete(response)
+                claim.complete(session, response)
             session.commit()
         else:
             session.rollback()

@@ -10,15 +10,17 @@ Only successful (2xx) responses are stored, for `idempotency_retention_hours`.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass
 
 from fastapi import Depends, Header, Request
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from naadloos.kit.auth import Principal, authenticate
 from naadloos.kit.blocking import run_db
+from naadloos.kit.db import insert_or_nothing, table_of
 from naadloos.kit.errors import Conflict, IdempotencyKeyReused, ValidationFailed
 from naadloos.kit.models import IdempotencyKey
 from naadloos.kit.time import utcnow
@@ -46,18 +48,26 @@ class IdempotentReplay(Exception):
         )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Claim:
-    record: IdempotencyKey
+    api_key_id: uuid.UUID
+    key: str
 
-    def complete(self, response: Response) -> None:
-        self.record.status_code = response.status_code
-        self.record.response_body = bytes(response.body)
-        self.record.response_headers = {
-            name: response.headers[name]
-            for name in REPLAYED_RESPONSE_HEADERS
-            if name in response.headers
-        }
+    def complete(self, session: Session, response: Response) -> None:
+        """Store the response for replays, in the request's transaction."""
+        session.execute(
+            update(table_of(IdempotencyKey))
+            .where(IdempotencyKey.api_key_id == self.api_key_id, IdempotencyKey.key == self.key)
+            .values(
+                status_code=response.status_code,
+                response_body=bytes(response.body),
+                response_headers={
+                    name: response.headers[name]
+                    for name in REPLAYED_RESPONSE_HEADERS
+                    if name in response.headers
+                },
+            )
+        )
 
 
 def _request_hash(request: Request, body: bytes) -> bytes:
@@ -85,28 +95,21 @@ def _check_existing(existing: IdempotencyKey, request_hash: bytes) -> None:
 def _claim(
     session: Session, principal: Principal, key: str, *, method: str, path: str, request_hash: bytes
 ) -> Claim:
-    pk = (principal.key_id, key)
-    existing = session.get(IdempotencyKey, pk)
-    if existing is not None:
+    values = {
+        "api_key_id": principal.key_id,
+        "key": key,
+        "method": method,
+        "path": path,
+        "request_hash": request_hash,
+        "created_at": utcnow(),
+    }
+    # On PostgreSQL this waits for a concurrent holder of the same key to finish.
+    if insert_or_nothing(session, IdempotencyKey, values, IdempotencyKey.key) is None:
+        existing = session.get(IdempotencyKey, (principal.key_id, key))
+        if existing is None:  # pragma: no cover - purged between the two statements
+            raise Conflict(f"a request with this {HEADER} is in progress; retry", field=HEADER)
         _check_existing(existing, request_hash)
-    record = IdempotencyKey(
-        api_key_id=principal.key_id,
-        key=key,
-        method=method,
-        path=path,
-        request_hash=request_hash,
-        created_at=utcnow(),
-    )
-    session.add(record)
-    try:
-        session.flush()  # on PostgreSQL this waits for a concurrent holder of the same key
-    except IntegrityError:
-        session.rollback()
-        existing = session.get(IdempotencyKey, pk)
-        if existing is None:  # pragma: no cover - the holder rolled back between our two reads
-            raise Conflict(f"a request with this {HEADER} is in progress; retry") from None
-        _check_existing(existing, request_hash)
-    return Claim(record)
+    return Claim(principal.key_id, key)
 
 
 async def idempotency(

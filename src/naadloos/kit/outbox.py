@@ -21,12 +21,10 @@ from datetime import timedelta
 from typing import Protocol
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from naadloos.kit import metrics
-from naadloos.kit.db import Database
+from naadloos.kit.db import Database, insert_or_nothing
 from naadloos.kit.events import EVENTS_WRITTEN, Envelope, Event
 from naadloos.kit.models import IdempotencyKey, OutboxEvent, ProcessedEvent
 from naadloos.kit.settings import Settings
@@ -79,14 +77,13 @@ class DispatchResult:
 def run_subscriber(db: Database, sub: Subscriber, envelope: Envelope) -> bool:
     """Run one subscriber for one event in its own transaction, together with the record that it
     did; False (and nothing run) if that record exists already."""
-    insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
     with db.unit_of_work() as session:
-        claimed = session.execute(
-            insert(ProcessedEvent)
-            .values(consumer=sub.consumer, event_id=envelope.event_id, processed_at=utcnow())
-            .on_conflict_do_nothing()
-            .returning(ProcessedEvent.event_id)
-        ).scalar_one_or_none()
+        claimed = insert_or_nothing(
+            session,
+            ProcessedEvent,
+            {"consumer": sub.consumer, "event_id": envelope.event_id, "processed_at": utcnow()},
+            ProcessedEvent.event_id,
+        )
         if claimed is None:
             return False
         sub.handler(session, envelope)
@@ -248,7 +245,9 @@ class Dispatcher:
                     housekeeping_due = loop.time() + 300
             except Exception:
                 log.exception("dispatcher round failed; retrying")
-            await asyncio.to_thread(self._wake.wait, self.settings.dispatcher_poll_seconds)
+            woken = await asyncio.to_thread(self._wake.wait, self.settings.dispatcher_poll_seconds)
+            if woken:  # let a burst of commits gather into one batch
+                await asyncio.sleep(self.settings.dispatcher_linger_seconds)
 
     def housekeeping(self) -> None:
         """Forget what no retry can need any more, and report the backlog."""

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
 
     dispatch_events: bool = True  # deliver outbox events inside API processes
     dispatcher_poll_seconds: float = Field(default=1.0, gt=0)
+    dispatcher_linger_seconds: float = Field(default=0.01, ge=0)
     dispatcher_batch_size: int = Field(default=200, ge=1)
     dispatcher_lease_seconds: float = Field(default=30.0, gt=0)
     outbox_max_attempts: int = Field(default=12, ge=1)
