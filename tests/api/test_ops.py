@@ -71,4 +71,14 @@ def test_openapi_documents_the_api(client: TestClient) -> None:
     assert "/v1/channels/matrix" in spec["paths"]
     create = spec["paths"]["/v1/channels"]["post"]
     assert any(p["name"] == "Idempotency-Key" for p in create["parameters"])
-    assert client.get("/docs").status_code == 200
+
+
+def test_the_docs_page_needs_no_internet(client: TestClient) -> None:
+    page = client.get("/docs")
+
+    assert page.status_code == 200
+    assert "cdn." not in page.text
+    assert "/docs/static/swagger-ui-bundle.js" in page.text
+    script = client.get("/docs/static/swagger-ui-bundle.js")
+    assert script.status_code == 200
+    assert len(script.content) > 100_000

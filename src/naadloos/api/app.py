@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from naadloos import __version__
-from naadloos.api import ops
+from naadloos.api import docs, ops
 from naadloos.api.middleware import RequestContextMiddleware
 from naadloos.channels.api import router as channels_router
 from naadloos.kit import problems
@@ -64,7 +64,7 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,
         redoc_url=None,
     )
     app.state.runtime = rt
@@ -72,6 +72,7 @@ def create_app(
     app.state.key_cache = KeyCache(rt.settings.api_key_cache_seconds)
     problems.install(app)
     app.add_middleware(RequestContextMiddleware)
+    docs.mount(app)
     app.include_router(ops.router)
     app.include_router(channels_router)
     return app
