@@ -5,10 +5,15 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from naadloos.api.app import create_app
+from naadloos.channels import service
+from naadloos.channels.kinds import ChannelKind
+from naadloos.channels.schemas import ChannelCreate
 from naadloos.cli import app
+from naadloos.kit.models import OutboxEvent
 from naadloos.kit.settings import Settings
 from naadloos.runtime import Runtime
 
@@ -140,3 +145,17 @@ def test_the_demo_loads_a_dutch_retailer_and_prints_a_working_key(
         "store:utrecht",
         "store:rotterdam",
     }
+
+
+def test_the_worker_delivers_what_is_pending_and_exits(cli: CliRunner, runtime: Runtime) -> None:
+    with runtime.db.unit_of_work() as session:
+        service.create_channel(
+            session, ChannelCreate(code="store:delft", name="Delft", kind=ChannelKind.STORE)
+        )
+
+    result = cli.invoke(app, ["worker", "--once"])
+
+    assert result.exit_code == 0, result.output
+    assert "delivered 1 events" in result.output
+    with runtime.db.unit_of_work(write=False) as session:
+        assert session.scalars(select(OutboxEvent.delivered_at)).one() is not None

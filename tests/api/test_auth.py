@@ -104,3 +104,13 @@ def test_unknown_scopes_are_refused_by_name(runtime: Runtime) -> None:
 
     assert refused.value.extra["errors"][0]["field"] == "scopes"
     assert "orders:steal" in refused.value.detail
+
+
+def test_a_key_can_ask_who_it_is(client: TestClient, api_key: KeyFactory) -> None:
+    till = api_key("channels:read", "track", channel="store:amsterdam")
+
+    me = client.get("/v1/me", headers=till).json()
+
+    assert me["channel"] == "store:amsterdam"
+    assert me["scopes"] == ["channels:read", "track"]
+    assert client.get("/v1/me").status_code == 401

@@ -319,3 +319,21 @@ def test_a_process_killed_during_delivery_delivers_on_restart(
     with runtime.db.unit_of_work(write=False) as session:
         processed = session.scalars(select(ProcessedEvent)).all()
     assert [(p.consumer, p.event_id) for p in processed] == [("crash-test-consumer", row.event_id)]
+
+
+def test_housekeeping_forgets_what_no_retry_can_need(runtime: Runtime) -> None:
+    create_store(runtime, "store:old")
+    asyncio.run(runtime.dispatcher.drain())
+    create_store(runtime, "store:new")  # pending: must be kept whatever its age
+    long_ago = utcnow() - timedelta(days=runtime.settings.outbox_retention_days + 1)
+    with runtime.db.unit_of_work() as session:
+        session.execute(update(OutboxEvent).values(occurred_at=long_ago))
+        session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.delivered_at.is_not(None))
+            .values(delivered_at=long_ago)
+        )
+
+    runtime.dispatcher.housekeeping()
+
+    assert [row.payload["code"] for row in outbox(runtime)] == ["store:new"]

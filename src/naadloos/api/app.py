@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from naadloos import __version__
-from naadloos.api import docs, ops
+from naadloos.api import docs, me, ops
 from naadloos.api.middleware import RequestContextMiddleware
 from naadloos.channels.api import router as channels_router
 from naadloos.kit import problems
@@ -74,5 +74,6 @@ def create_app(
     app.add_middleware(RequestContextMiddleware)
     docs.mount(app)
     app.include_router(ops.router)
+    app.include_router(me.router)
     app.include_router(channels_router)
     return app

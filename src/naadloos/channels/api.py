@@ -9,8 +9,11 @@ from naadloos.channels.schemas import CapabilityMatrix, ChannelCreate, ChannelOu
 from naadloos.kit.auth import require
 from naadloos.kit.http import IDEMPOTENT, TransactionalRoute, get_session
 from naadloos.kit.pagination import Page, PageParams, page_params
+from naadloos.kit.problems import RESPONSES
 
-router = APIRouter(prefix="/v1/channels", tags=["channels"], route_class=TransactionalRoute)
+router = APIRouter(
+    prefix="/v1/channels", tags=["channels"], route_class=TransactionalRoute, responses=RESPONSES
+)
 
 READ = Depends(require("channels:read"))
 WRITE = Depends(require("channels:write"))

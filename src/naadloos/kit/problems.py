@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
@@ -16,6 +17,44 @@ from naadloos.kit.errors import NaadloosError, problem_body
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(examples=["body.kind"])
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with a stable machine `code`."""
+
+    type: str = Field(examples=["urn:naadloos:problem:validation_failed"])
+    title: str
+    status: int
+    code: str = Field(examples=["validation_failed"])
+    detail: str
+    errors: list[FieldProblem] | None = Field(
+        default=None, description="Each invalid field, for `validation_failed`"
+    )
+
+
+def _doc(description: str) -> dict[str, Any]:
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {
+        "model": Problem,
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": schema}},
+    }
+
+
+# Published on every /v1 router, so clients see one error shape in the OpenAPI document.
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _doc("Malformed request (`malformed_json`, ...)"),
+    401: _doc("No or invalid API key (`unauthorized`)"),
+    403: _doc("The key lacks the scope (`missing_scope`, with `required_scope`)"),
+    404: _doc("Not found"),
+    409: _doc("Conflicts with what exists"),
+    422: _doc("Invalid input (`validation_failed`, each field named in `errors`)"),
+}
 
 _HTTP_CODES = {
     400: ("bad_request", "Bad request"),
