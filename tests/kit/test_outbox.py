@@ -72,7 +72,7 @@ def test_an_event_exists_only_if_its_change_was_committed(runtime: Runtime) -> N
 
 def test_subscribers_get_each_event_once(runtime: Runtime) -> None:
     seen: list[str] = []
-    runtime.bus.subscribe(ChannelCreated, "recorder", lambda _s, e: seen.append(e.payload["code"]))
+    runtime.bus.subscribe(ChannelCreated, "recorder", lambda _s, e: seen.append(e.event().code))
     create_store(runtime, "store:a")
     create_store(runtime, "store:b")
 

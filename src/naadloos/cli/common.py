@@ -10,6 +10,7 @@ from typing import NoReturn
 
 import typer
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from naadloos.kit.errors import NaadloosError
 from naadloos.kit.logs import configure
@@ -47,6 +48,9 @@ def cli_runtime(settings: Settings, *, deliver: bool = True) -> Iterator[Runtime
             asyncio.run(_drain_and_close(runtime))
     except NaadloosError as exc:
         fail(exc.detail)
+    except SQLAlchemyError as exc:
+        where = settings.database_url_for_display
+        fail(f"the database at {where} failed: {exc.__class__.__name__}: {exc}")
     finally:
         runtime.db.dispose()
 

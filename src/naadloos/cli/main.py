@@ -9,8 +9,7 @@ import uvicorn
 
 from naadloos import migrations
 from naadloos.cli import channels, demo, keys
-from naadloos.cli.common import cli_runtime, fail, load_settings
-from naadloos.kit.errors import NaadloosError
+from naadloos.cli.common import cli_runtime, load_settings
 from naadloos.kit.logs import configure
 from naadloos.runtime import Runtime, build_runtime, check_schema
 
@@ -33,7 +32,9 @@ def db_upgrade(revision: str = typer.Argument("head", help="Target revision")) -
     settings = load_settings()
     configure(settings.log_level, "text")
     migrations.upgrade(settings, revision)
-    typer.echo(f"database at {migrations.head_revision(settings)}: {settings.database_url}")
+    typer.echo(
+        f"database at {migrations.head_revision(settings)}: {settings.database_url_for_display}"
+    )
 
 
 @db_app.command("current")
@@ -56,14 +57,9 @@ def serve(
 ) -> None:
     """Serve the HTTP API (and deliver events, unless --no-dispatch)."""
     settings = load_settings()
-    configure(settings.log_level, settings.log_format)
-    runtime = build_runtime(settings)
-    try:
+    with cli_runtime(settings, deliver=False) as runtime:
         check_schema(runtime)
-    except NaadloosError as exc:
-        fail(exc.detail)
-    finally:
-        runtime.db.dispose()
+    configure(settings.log_level, settings.log_format)
     # Each API process builds its own app from the environment (the factory reads settings).
     os.environ["NAADLOOS_DISPATCH_EVENTS"] = "true" if dispatch else "false"
     uvicorn.run(
@@ -83,14 +79,10 @@ def worker(
 ) -> None:
     """Deliver outbox events (to in-process subscribers and NATS) without serving the API."""
     settings = load_settings()
-    configure(settings.log_level, settings.log_format)
-    runtime = build_runtime(settings)
-    try:
+    with cli_runtime(settings, deliver=False) as runtime:
         check_schema(runtime)
-    except NaadloosError as exc:
-        runtime.db.dispose()
-        fail(exc.detail)
-    asyncio.run(_work(runtime, once))
+    configure(settings.log_level, settings.log_format)
+    asyncio.run(_work(build_runtime(settings), once))
 
 
 async def _work(runtime: Runtime, once: bool) -> None:

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import make_url
 
 SUPPORTED_DATABASES = ("sqlite", "postgresql")
 
@@ -65,6 +66,11 @@ class Settings(BaseSettings):
             if url.startswith(plain):
                 return "postgresql+psycopg://" + url[len(plain) :]
         return url
+
+    @property
+    def database_url_for_display(self) -> str:
+        """The database URL with any password masked, for messages and logs."""
+        return make_url(self.database_url).render_as_string(hide_password=True)
 
     @property
     def dialect(self) -> str:
