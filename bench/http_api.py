@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from bench.common import BenchDatabase, api_server, percentile, report
-from bench.loadgen import Request, run_load
+from bench.loadgen import Request, Result, run_load
 from naadloos.kit import auth
 from naadloos.runtime import build_runtime
 
@@ -98,6 +98,18 @@ def raw_write_ceiling(db: BenchDatabase, key: str, n: int) -> float:
     return n / elapsed
 
 
+def report_http(metric: str, result: Result, ceiling: float) -> None:
+    report(
+        metric,
+        result.requests_per_s,
+        "requests/s",
+        ceiling,
+        p50_ms=round(percentile(result.latencies_ms, 50), 2),
+        p99_ms=round(percentile(result.latencies_ms, 99), 2),
+        clients=CLIENTS,
+    )
+
+
 def run(db: BenchDatabase, reads: int = 5000, writes: int = 2000) -> None:
     key = admin_key(db)
     digest = hashlib.sha256(key.encode()).hexdigest()[:6]
@@ -107,15 +119,7 @@ def run(db: BenchDatabase, reads: int = 5000, writes: int = 2000) -> None:
         result = asyncio.run(run_load(base, key, reads, lambda _i: get, CLIENTS))
         assert result.statuses == {200: reads}, result.statuses
         ceiling = raw_read_ceiling(db, key, reads)
-        report(
-            f"http.get_channel.{db.name}",
-            result.requests_per_s,
-            "requests/s",
-            ceiling,
-            p50_ms=round(percentile(result.latencies_ms, 50), 2),
-            p99_ms=round(percentile(result.latencies_ms, 99), 2),
-            clients=CLIENTS,
-        )
+        report_http(f"http.get_channel.{db.name}", result, ceiling)
 
         def create(i: int) -> Request:
             return Request(
@@ -128,12 +132,4 @@ def run(db: BenchDatabase, reads: int = 5000, writes: int = 2000) -> None:
         result = asyncio.run(run_load(base, key, writes, create, CLIENTS))
         assert result.statuses == {201: writes}, result.statuses
         ceiling = raw_write_ceiling(db, key, writes)
-        report(
-            f"http.create_channel.{db.name}",
-            result.requests_per_s,
-            "requests/s",
-            ceiling,
-            p50_ms=round(percentile(result.latencies_ms, 50), 2),
-            p99_ms=round(percentile(result.latencies_ms, 99), 2),
-            clients=CLIENTS,
-        )
+        report_http(f"http.create_channel.{db.name}", result, ceiling)
