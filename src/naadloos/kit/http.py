@@ -5,11 +5,7 @@ when the response is a success of a writing method and rolls back otherwise (err
 The commit happens before the response leaves, so a client never sees a success that was not
 stored. Endpoints and services only flush. Idempotency-Key claims join the same transaction.
 
-Where database work runs: SQLite is in-process and answers in microseconds, so its calls run
-on the event loop (a hop to a worker thread costs more CPU than the query, and a Python process
-is bound to one core by the GIL anyway). PostgreSQL calls cross the network, so they run in the
-thread pool and requests overlap their waits. Endpoints are written as plain `def` either way.
-See docs/adr/0003-where-database-work-runs.md.
+Endpoints are plain `def` functions; `kit.blocking` places their database work (ADR 0003).
 """
 
 from __future__ import annotations
