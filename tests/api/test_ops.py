@@ -5,6 +5,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from naadloos import migrations
 from naadloos.api.app import create_app
 from naadloos.kit.settings import Settings
 from naadloos.runtime import Runtime
@@ -29,7 +30,10 @@ def test_ready_is_503_when_the_schema_is_behind(runtime: Runtime) -> None:
             response = client.get("/ready")
     finally:
         with runtime.db.engine.begin() as conn:
-            conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+            conn.execute(
+                text("UPDATE alembic_version SET version_num = :head"),
+                {"head": migrations.head_revision(runtime.settings)},
+            )
 
     assert response.status_code == 503
     assert "naadloos db upgrade" in response.json()["detail"]

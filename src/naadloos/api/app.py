@@ -14,6 +14,7 @@ from naadloos import __version__
 from naadloos.api import docs, me, ops
 from naadloos.api.middleware import RequestContextMiddleware
 from naadloos.channels.api import router as channels_router
+from naadloos.customers import api as customers_api
 from naadloos.kit import problems
 from naadloos.kit.auth import KeyCache
 from naadloos.kit.settings import Settings, get_settings
@@ -76,4 +77,6 @@ def create_app(
     app.include_router(ops.router)
     app.include_router(me.router)
     app.include_router(channels_router)
+    app.include_router(customers_api.tracking_router)
+    app.include_router(customers_api.router)
     return app

@@ -29,6 +29,11 @@ class BadRequest(NaadloosError):
     title = "Bad request"
 
 
+class MalformedJson(BadRequest):
+    code = "malformed_json"
+    title = "Malformed JSON"
+
+
 class FieldError:
     """One invalid field: `field` is a dotted path such as `body.capabilities.1`."""
 

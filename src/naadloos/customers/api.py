@@ -1,0 +1,187 @@
+"""The tracking API (Segment spec: `/v1/identify`, `/track`, `/page`, `/screen`, `/alias`,
+`/batch`; the write key as basic-auth user) and the customers API (360, timeline, explain)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import uuid
+import zlib
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from naadloos.customers.schemas import (
+    BatchIn,
+    Customer360,
+    Explanation,
+    TimelineEntry,
+    TrackingResult,
+)
+from naadloos.customers.service import profiles, tracking
+from naadloos.kit.auth import Principal, require
+from naadloos.kit.blocking import run_db
+from naadloos.kit.errors import BadRequest, MalformedJson, NaadloosError, ValidationFailed
+from naadloos.kit.http import TransactionalRoute, get_session
+from naadloos.kit.pagination import Page, decode_cursor, encode_cursor
+from naadloos.kit.problems import RESPONSES
+from naadloos.kit.time import utcnow
+
+tracking_router = APIRouter(
+    prefix="/v1", tags=["tracking"], route_class=TransactionalRoute, responses=RESPONSES
+)
+router = APIRouter(
+    prefix="/v1/customers", tags=["customers"], route_class=TransactionalRoute, responses=RESPONSES
+)
+
+TRACK = Depends(require("track"))
+READ = Depends(require("customers:read"))
+
+
+class TooLarge(BadRequest):
+    code = "payload_too_large"
+    title = "Payload too large"
+
+
+class MessageRejected(NaadloosError):
+    status = 422
+    title = "Message rejected"
+
+    def __init__(self, code: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.code = code  # type: ignore[misc]
+
+
+async def _json_body(request: Request, limit: int) -> Any:
+    """The body as JSON, gunzipped if need be, refused beyond `limit` bytes (either way)."""
+    raw = await request.body()
+    if len(raw) > limit:
+        raise TooLarge(f"the body is {len(raw)} bytes; at most {limit} are accepted")
+    encoding = request.headers.get("content-encoding", "").lower()
+    if encoding == "gzip":
+        try:
+            inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            raw = inflater.decompress(raw, limit + 1)
+        except (zlib.error, gzip.BadGzipFile) as exc:
+            raise BadRequest(f"the gzip body is corrupt: {exc}") from exc
+        if len(raw) > limit:
+            raise TooLarge(f"the body unpacks to more than {limit} bytes")
+    elif encoding not in ("", "identity"):
+        raise BadRequest(f"unsupported Content-Encoding {encoding!r}; use gzip or none")
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MalformedJson(f"the request body is not valid JSON: {exc}") from exc
+
+
+def _one(result: TrackingResult) -> TrackingResult:
+    if result.rejected:
+        rejected = result.rejected[0]
+        raise MessageRejected(rejected.code, rejected.detail)
+    return result
+
+
+def _single(kind: str) -> Any:
+    async def endpoint(
+        request: Request,
+        principal: Principal = TRACK,
+        session: Session = Depends(get_session),
+    ) -> TrackingResult:
+        body = await _json_body(request, tracking.MAX_MESSAGE_BYTES)
+        if not isinstance(body, dict):
+            raise ValidationFailed.field("body", "a message is a JSON object")
+        result = await run_db(
+            tracking.ingest,
+            session,
+            [body],
+            received_at=utcnow(),
+            key_channel=principal.channel,
+            default_type=kind,
+        )
+        return _one(result)
+
+    endpoint.__name__ = kind
+    endpoint.__doc__ = f"Record a `{kind}` message (Segment spec). Deduplicated by `messageId`."
+    return endpoint
+
+
+for _kind in ("identify", "track", "page", "screen", "alias"):
+    tracking_router.post(f"/{_kind}", response_model=TrackingResult)(_single(_kind))
+
+
+@tracking_router.post("/batch")
+async def batch(
+    request: Request,
+    principal: Principal = TRACK,
+    session: Session = Depends(get_session),
+) -> TrackingResult:
+    """Up to 500 KB of messages. Good messages are kept; bad ones are listed in `rejected` with
+    their index. A batch whose every message is bad is refused as a whole (422)."""
+    body = await _json_body(request, tracking.MAX_BATCH_BYTES)
+    try:
+        envelope = BatchIn.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ValidationFailed.field(
+            "body." + ".".join(str(p) for p in first["loc"]), first["msg"]
+        ) from exc
+    result = await run_db(
+        tracking.ingest,
+        session,
+        envelope.batch,
+        received_at=utcnow(),
+        key_channel=principal.channel,
+        batch_sent_at=envelope.sentAt,
+    )
+    if result.rejected and not result.accepted and not result.duplicates:
+        raise MessageRejected(
+            "batch_rejected",
+            f"all {len(result.rejected)} messages were rejected",
+            rejected=[r.model_dump() for r in result.rejected],
+        )
+    return result
+
+
+@router.get("", dependencies=[READ])
+def find_customer(
+    identifier: str = Query(..., description="type:value, e.g. `email:jan@example.nl`"),
+    session: Session = Depends(get_session),
+) -> Customer360:
+    """Find a customer by any identifier (the service desk and the till use this)."""
+    person = profiles.find_by_identifier(session, identifier)
+    return profiles.customer_360(session, person.id)
+
+
+@router.get("/{person_id}/360", dependencies=[READ])
+def customer_360(person_id: uuid.UUID, session: Session = Depends(get_session)) -> Customer360:
+    """Profile, identifiers and the latest timeline of one person, across every channel."""
+    return profiles.customer_360(session, person_id)
+
+
+@router.get("/{person_id}/explain", dependencies=[READ])
+def explain(person_id: uuid.UUID, session: Session = Depends(get_session)) -> Explanation:
+    """Why these identifiers are one person: each link of the graph with its evidence."""
+    return profiles.explain(session, person_id)
+
+
+@router.get("/{person_id}/timeline", dependencies=[READ])
+def timeline(
+    person_id: uuid.UUID,
+    limit: int = Query(50, ge=1, le=500),
+    cursor: str | None = Query(None),
+    session: Session = Depends(get_session),
+) -> Page[TimelineEntry]:
+    """Everything the person did, newest first, in every channel."""
+    person = profiles.get_person(session, person_id)
+    before = None
+    if cursor is not None:
+        try:
+            before = uuid.UUID(str(decode_cursor(cursor)))
+        except ValueError as exc:
+            raise ValidationFailed.field("cursor", "not a cursor this API issued") from exc
+    events = profiles.timeline(session, person.id, limit=limit + 1, before=before)
+    page = [profiles.timeline_entry(e) for e in events[:limit]]
+    next_cursor = encode_cursor(str(page[-1].id)) if len(events) > limit else None
+    return Page[TimelineEntry](items=page, next_cursor=next_cursor)

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from naadloos.kit.events import Event
+
+
+class ProfilesMerged(Event):
+    """Two profiles turned out to be one person; `merged_id` now resolves to `person_id`."""
+
+    person_id: str
+    merged_id: str
+    rule: str
+    bridge_identifier_id: str  # ids, never values: the event stream carries no personal data
+
+
+class IdentifierMarkedShared(Event):
+    """An identifier is used by more than one person; it no longer links anyone."""
+
+    identifier_id: str
+    identifier_type: str
+    reason: str

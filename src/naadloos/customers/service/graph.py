@@ -1,0 +1,321 @@
+"""The identity graph, resolved online.
+
+Every message brings identifiers. `Resolver.resolve` finds the person they belong to, inside the
+caller's transaction: it creates identifiers and persons, records links with their evidence,
+merges persons that the message shows to be one (unless they hold different strong identifiers:
+merge protection), and marks an identifier shared when it would join two persons who cannot be
+one (a family tablet, a shop's shared email). One Resolver serves one batch: it caches what it
+has read, so a batch of messages costs a few queries, not a few per message.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.orm import Session
+
+from naadloos.customers.events import IdentifierMarkedShared, ProfilesMerged
+from naadloos.customers.identifiers import STRONG_TYPES, IdentifierRef, IdentifierType
+from naadloos.customers.models import CustomerEvent, Identifier, IdentityLink, Person
+from naadloos.customers.service import traits as trait_rules
+from naadloos.kit.db import table_of
+from naadloos.kit.events import emit
+from naadloos.kit.ids import new_id
+
+
+@dataclass
+class KnownIdentifier:
+    id: uuid.UUID
+    person_id: uuid.UUID | None
+    shared: bool
+
+
+@dataclass(frozen=True)
+class Evidence:
+    rule: str
+    channel: str | None
+    message_id: str | None
+    at: datetime
+    confidence: float = 1.0
+
+
+@dataclass(frozen=True)
+class Resolution:
+    person_id: uuid.UUID
+    identifier_id: uuid.UUID  # the identifier the message is filed under
+
+
+@dataclass
+class Resolver:
+    session: Session
+    _known: dict[IdentifierRef, KnownIdentifier] = field(default_factory=dict)
+    _strong: dict[uuid.UUID, dict[IdentifierType, str]] = field(default_factory=dict)
+    _created: dict[uuid.UUID, datetime] = field(default_factory=dict)
+    _merged: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+
+    # -- reading, cached for the batch --------------------------------------------------------
+
+    def preload(self, refs: Iterable[IdentifierRef]) -> None:
+        wanted = [r for r in set(refs) if r not in self._known]
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows = self.session.execute(
+                select(
+                    Identifier.id,
+                    Identifier.type,
+                    Identifier.value,
+                    Identifier.person_id,
+                    Identifier.shared,
+                ).where(
+                    tuple_(Identifier.type, Identifier.value).in_(
+                        [(r.type.value, r.value) for r in chunk]
+                    )
+                )
+            )
+            for row in rows:
+                ref = IdentifierRef(IdentifierType(row.type), row.value)
+                self._known[ref] = KnownIdentifier(row.id, row.person_id, row.shared)
+        self._load_persons([k.person_id for k in self._known.values() if k.person_id is not None])
+
+    def _load_persons(self, person_ids: Iterable[uuid.UUID]) -> None:
+        missing = {p for p in person_ids if p not in self._created}
+        if not missing:
+            return
+        for pid, created in self.session.execute(
+            select(Person.id, Person.created_at).where(Person.id.in_(missing))
+        ):
+            self._created[pid] = created
+            self._strong[pid] = {}
+        for owner, type_, value in self.session.execute(
+            select(Identifier.person_id, Identifier.type, Identifier.value).where(
+                Identifier.person_id.in_(missing),
+                Identifier.type.in_([t.value for t in STRONG_TYPES]),
+                Identifier.shared.is_(False),
+            )
+        ):
+            if owner is not None:
+                self._strong[owner][IdentifierType(type_)] = value
+
+    def current_person(self, person_id: uuid.UUID) -> uuid.UUID:
+        """Where a person of this batch lives now (a later message may have merged it)."""
+        return self._merged.get(person_id, person_id)
+
+    def known(self, ref: IdentifierRef) -> KnownIdentifier | None:
+        if ref not in self._known:
+            self.preload([ref])
+        return self._known.get(ref)
+
+    # -- resolving -------------------------------------------------------------------------------
+
+    def resolve(self, refs: list[IdentifierRef], evidence: Evidence) -> Resolution:
+        """The person these identifiers (already normalised, not blocked) belong to."""
+        if not refs:
+            raise ValueError("a message needs at least one identifier")
+        ordered = sorted(set(refs), key=lambda r: -r.policy.priority)
+        self.preload(ordered)
+        strong_in_message = {r.type: r.value for r in ordered if r.type in STRONG_TYPES}
+
+        person: uuid.UUID | None = None
+        person_ref: IdentifierRef | None = None  # the identifier that led to `person`
+        for ref in ordered:
+            found = self._known.get(ref)
+            if found is None or found.shared or found.person_id is None:
+                continue
+            other = found.person_id
+            if person is None:
+                if self._conflicts(other, strong_in_message):
+                    self._share_or_skip(ref, found, "used by persons with different accounts")
+                    continue
+                person, person_ref = other, ref
+            elif other != person and person_ref is not None:
+                if self._conflicts(other, {**self._strong.get(person, {}), **strong_in_message}):
+                    self._share_or_skip(ref, found, "used by persons with different accounts")
+                    continue
+                person = self._merge(person, other, person_ref, ref, evidence)
+
+        if person is None:
+            person = self._shared_home(ordered) or self._create_person(evidence.at)
+        return Resolution(person, self._attach_new(ordered, person, evidence))
+
+    def _shared_home(self, ordered: list[IdentifierRef]) -> uuid.UUID | None:
+        """A message that carries nothing but shared identifiers (a pageview on the shop's
+        tablet) is filed under the shared identifier's own profile, not under any person."""
+        if not all(r in self._known and self._known[r].shared for r in ordered):
+            return None
+        return self._known[ordered[0]].person_id
+
+    def _conflicts(self, person: uuid.UUID, strong: dict[IdentifierType, str]) -> bool:
+        held = self._strong.get(person, {})
+        return any(t in held and held[t] != v for t, v in strong.items())
+
+    def _share_or_skip(self, ref: IdentifierRef, found: KnownIdentifier, reason: str) -> None:
+        """A weak identifier that would join two persons who cannot be one is shared; a strong
+        one that disagrees with another strong one is left where it is."""
+        if ref.type in STRONG_TYPES:
+            return
+        home = self._create_person(datetime.now(UTC), traits={"shared_identifier": ref.type.value})
+        found.shared, found.person_id = True, home
+        self.session.execute(
+            update(table_of(Identifier))
+            .where(Identifier.id == found.id)
+            .values(shared=True, shared_reason=reason, person_id=home)
+        )
+        emit(
+            self.session,
+            IdentifierMarkedShared(
+                identifier_id=str(found.id), identifier_type=ref.type.value, reason=reason
+            ),
+        )
+
+    def _create_person(self, at: datetime, traits: dict[str, Any] | None = None) -> uuid.UUID:
+        pid = new_id()
+        self.session.execute(
+            table_of(Person)
+            .insert()
+            .values(
+                id=pid,
+                created_at=at,
+                updated_at=at,
+                traits=traits or {},
+                trait_times={k: at.isoformat() for k in traits or {}},
+                channels=[],
+            )
+        )
+        self._created[pid] = at
+        self._strong[pid] = {}
+        return pid
+
+    def _attach_new(
+        self, ordered: list[IdentifierRef], person: uuid.UUID, evidence: Evidence
+    ) -> uuid.UUID:
+        """Create the identifiers not seen before on `person` and link them; returns the id of
+        the identifier the message is filed under (its best one that is the person's)."""
+        new: list[IdentifierRef] = []
+        rows: list[dict[str, Any]] = []
+        for ref in ordered:
+            if ref in self._known:
+                continue
+            iid = new_id()
+            self._known[ref] = KnownIdentifier(iid, person, False)
+            new.append(ref)
+            rows.append(
+                {
+                    "id": iid,
+                    "type": ref.type.value,
+                    "value": ref.value,
+                    "person_id": person,
+                    "shared": False,
+                    "first_seen_at": evidence.at,
+                    "last_seen_at": evidence.at,
+                }
+            )
+            if ref.type in STRONG_TYPES:
+                self._strong.setdefault(person, {})[ref.type] = ref.value
+        mine = [
+            r for r in ordered if self._known[r].person_id == person and not self._known[r].shared
+        ]
+        if not mine:  # every identifier of the message is shared: a person of its own
+            return self._known[ordered[0]].id
+        anchor = mine[0]
+        if rows:
+            self.session.execute(table_of(Identifier).insert(), rows)
+            anchor_id = self._known[anchor].id
+            links = [self._link(anchor_id, self._known[r].id, evidence) for r in new if r != anchor]
+            existing = [r for r in mine if r not in new]
+            if anchor in new and existing:
+                links.append(self._link(self._known[existing[0]].id, anchor_id, evidence))
+            if links:
+                self.session.execute(table_of(IdentityLink).insert(), links)
+        return self._known[anchor].id
+
+    @staticmethod
+    def _link(a: uuid.UUID, b: uuid.UUID, evidence: Evidence) -> dict[str, Any]:
+        return {
+            "from_identifier_id": a,
+            "to_identifier_id": b,
+            "rule": evidence.rule,
+            "channel": evidence.channel,
+            "message_id": evidence.message_id,
+            "confidence": evidence.confidence,
+            "created_at": evidence.at,
+        }
+
+    # -- merging ---------------------------------------------------------------------------------
+
+    def _merge(
+        self,
+        a: uuid.UUID,
+        b: uuid.UUID,
+        via: IdentifierRef,
+        bridge: IdentifierRef,
+        evidence: Evidence,
+    ) -> uuid.UUID:
+        """Merge two persons into the older one; returns the survivor."""
+        survivor, merged = (a, b) if self._created[a] <= self._created[b] else (b, a)
+        session = self.session
+        for model in (Identifier, CustomerEvent):
+            session.execute(
+                update(table_of(model)).where(model.person_id == merged).values(person_id=survivor)
+            )
+        session.execute(
+            update(table_of(Person))
+            .where(Person.merged_into_id == merged)
+            .values(merged_into_id=survivor)
+        )
+        rows = {
+            p.id: p
+            for p in session.execute(
+                select(table_of(Person)).where(Person.id.in_([survivor, merged]))
+            )
+        }
+        keep, gone = rows[survivor], rows[merged]
+        traits, times = trait_rules.combine(
+            (keep.traits, keep.trait_times), (gone.traits, gone.trait_times)
+        )
+        seen = [t for t in (keep.first_seen_at, gone.first_seen_at) if t is not None]
+        last = [t for t in (keep.last_seen_at, gone.last_seen_at) if t is not None]
+        session.execute(
+            update(table_of(Person))
+            .where(Person.id == survivor)
+            .values(
+                traits=traits,
+                trait_times=times,
+                channels=sorted(set(keep.channels) | set(gone.channels)),
+                first_seen_at=min(seen) if seen else None,
+                last_seen_at=max(last) if last else None,
+                updated_at=evidence.at,
+            )
+        )
+        session.execute(
+            update(table_of(Person))
+            .where(Person.id == merged)
+            .values(merged_into_id=survivor, traits={}, trait_times={}, channels=[])
+        )
+        # The message joins the two components: that is the link, with its evidence.
+        bridge_id = self._known[bridge].id
+        session.execute(
+            table_of(IdentityLink).insert(), [self._link(self._known[via].id, bridge_id, evidence)]
+        )
+        for known in self._known.values():
+            if known.person_id == merged:
+                known.person_id = survivor
+        for old, new in list(self._merged.items()):
+            if new == merged:
+                self._merged[old] = survivor
+        self._merged[merged] = survivor
+        self._strong[survivor] = {**self._strong.get(merged, {}), **self._strong.get(survivor, {})}
+        emit(
+            session,
+            ProfilesMerged(
+                person_id=str(survivor),
+                merged_id=str(merged),
+                rule=evidence.rule,
+                bridge_identifier_id=str(bridge_id),
+            ),
+        )
+        return survivor

@@ -1,0 +1,302 @@
+"""Ingestion of tracking messages (the Segment spec), batch-first: a batch costs a handful of
+queries whatever its size. Good messages are kept, bad ones reported with their index;
+duplicates (by messageId) are accepted and ignored, so a client's retry changes nothing."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from naadloos.channels import service as channels
+from naadloos.customers.identifiers import (
+    TRAIT_IDENTIFIERS,
+    IdentifierRef,
+    IdentifierType,
+    InvalidIdentifier,
+    parse_ref,
+)
+from naadloos.customers.models import CustomerEvent, Person
+from naadloos.customers.schemas import RejectedMessage, TrackingMessage, TrackingResult
+from naadloos.customers.service import traits as trait_rules
+from naadloos.customers.service.graph import Evidence, Resolver
+from naadloos.kit.db import table_of
+from naadloos.kit.errors import NotFound
+from naadloos.kit.ids import new_id
+from naadloos.kit.time import as_utc
+
+MAX_MESSAGE_BYTES = 32 * 1024
+MAX_BATCH_BYTES = 500 * 1024
+
+
+@dataclass
+class _Accepted:
+    message: TrackingMessage
+    message_id: str
+    refs: list[IdentifierRef]
+    timestamp: datetime
+    channel: str | None
+
+
+def corrected_timestamp(
+    message: TrackingMessage, batch_sent_at: datetime | None, received_at: datetime
+) -> datetime:
+    """The spec's clock-skew correction: timestamp = receivedAt - (sentAt - originalTimestamp)."""
+    original = message.originalTimestamp or message.timestamp
+    sent = message.sentAt or batch_sent_at
+    if original is None:
+        return received_at
+    original = as_utc(original)
+    if sent is None:
+        return original
+    return received_at - (as_utc(sent) - original)
+
+
+def identifiers_of(message: TrackingMessage) -> list[IdentifierRef]:
+    """The identifiers a message carries, normalised; invalid and blocked values are left out."""
+    found: list[tuple[str, object]] = []
+    if message.userId:
+        found.append((IdentifierType.USER_ID, message.userId))
+    if message.anonymousId:
+        found.append((IdentifierType.ANONYMOUS_ID, message.anonymousId))
+    if message.previousId:
+        found.append((IdentifierType.ANONYMOUS_ID, message.previousId))
+    trait_sources = [message.traits] if message.type == "identify" else []
+    context_traits = message.context.get("traits")
+    if isinstance(context_traits, dict):
+        trait_sources.append(context_traits)
+    for traits in trait_sources:
+        for key, kind in TRAIT_IDENTIFIERS.items():
+            if traits.get(key) not in (None, ""):
+                found.append((kind, traits[key]))
+    refs: list[IdentifierRef] = []
+    for type_, raw in found:
+        try:
+            ref = parse_ref(type_, raw)
+        except InvalidIdentifier:
+            continue
+        if not ref.policy.blocks(ref.value) and ref not in refs:
+            refs.append(ref)
+    return refs
+
+
+def _reject(index: int, raw: dict[str, Any], code: str, detail: str) -> RejectedMessage:
+    message_id = raw.get("messageId")
+    return RejectedMessage(
+        index=index,
+        messageId=message_id if isinstance(message_id, str) else None,
+        code=code,
+        detail=detail,
+    )
+
+
+def _validation_detail(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"{where}: {first['msg']}" if where else str(first["msg"]).removeprefix("Value error, ")
+
+
+@dataclass
+class _Batch:
+    accepted: list[_Accepted] = field(default_factory=list)
+    rejected: list[RejectedMessage] = field(default_factory=list)
+    duplicates: int = 0
+
+
+def _check(
+    session: Session,
+    raw_messages: Sequence[dict[str, Any]],
+    *,
+    default_type: str | None,
+    key_channel: str | None,
+    batch_sent_at: datetime | None,
+    received_at: datetime,
+) -> _Batch:
+    batch = _Batch()
+    known_channels: dict[str, bool] = {}
+    for index, raw in enumerate(raw_messages):
+        if not isinstance(raw, dict):
+            batch.rejected.append(_reject(index, {}, "invalid_message", "not a JSON object"))
+            continue
+        if len(json.dumps(raw, default=str)) > MAX_MESSAGE_BYTES:
+            batch.rejected.append(
+                _reject(index, raw, "message_too_large", "a message may be at most 32 KB")
+            )
+            continue
+        typed = raw if default_type is None else {**raw, "type": default_type}
+        try:
+            message = TrackingMessage.model_validate(typed)
+        except ValidationError as exc:
+            batch.rejected.append(_reject(index, raw, "validation_failed", _validation_detail(exc)))
+            continue
+        channel = key_channel
+        asked = message.context.get("channel")
+        if channel is None and isinstance(asked, str):
+            if asked not in known_channels:
+                try:
+                    channels.get_channel(session, asked)
+                    known_channels[asked] = True
+                except NotFound:
+                    known_channels[asked] = False
+            if not known_channels[asked]:
+                batch.rejected.append(
+                    _reject(index, raw, "unknown_channel", f"context.channel: no channel {asked!r}")
+                )
+                continue
+            channel = asked
+        refs = identifiers_of(message)
+        if not refs:
+            batch.rejected.append(
+                _reject(index, raw, "no_identifier", "every identifier is invalid or blocked")
+            )
+            continue
+        batch.accepted.append(
+            _Accepted(
+                message=message,
+                message_id=message.messageId or str(uuid.uuid4()),
+                refs=refs,
+                timestamp=corrected_timestamp(message, batch_sent_at, received_at),
+                channel=channel,
+            )
+        )
+    return batch
+
+
+def _drop_duplicates(session: Session, batch: _Batch) -> None:
+    ids = [a.message_id for a in batch.accepted]
+    seen: set[str] = set()
+    for start in range(0, len(ids), 500):
+        seen.update(
+            session.scalars(
+                select(CustomerEvent.message_id).where(
+                    CustomerEvent.message_id.in_(ids[start : start + 500])
+                )
+            )
+        )
+    fresh: list[_Accepted] = []
+    for item in batch.accepted:
+        if item.message_id in seen:
+            batch.duplicates += 1
+            continue
+        seen.add(item.message_id)
+        fresh.append(item)
+    batch.accepted = fresh
+
+
+def ingest(
+    session: Session,
+    raw_messages: Sequence[dict[str, Any]],
+    *,
+    received_at: datetime,
+    key_channel: str | None = None,
+    default_type: str | None = None,
+    batch_sent_at: datetime | None = None,
+) -> TrackingResult:
+    """Record tracking messages: identity resolved, events on the timeline, profiles updated."""
+    batch = _check(
+        session,
+        raw_messages,
+        default_type=default_type,
+        key_channel=key_channel,
+        batch_sent_at=batch_sent_at,
+        received_at=received_at,
+    )
+    _drop_duplicates(session, batch)
+    if batch.accepted:
+        _record(session, batch.accepted, received_at)
+    return TrackingResult(
+        accepted=len(batch.accepted), duplicates=batch.duplicates, rejected=batch.rejected
+    )
+
+
+@dataclass
+class _Touch:
+    first: datetime
+    last: datetime
+    channels: set[str] = field(default_factory=set)
+    traits: list[tuple[dict[str, Any], datetime]] = field(default_factory=list)
+
+
+def _record(session: Session, accepted: list[_Accepted], received_at: datetime) -> None:
+    resolver = Resolver(session)
+    resolver.preload(ref for item in accepted for ref in item.refs)
+    events: list[dict[str, Any]] = []
+    touched: dict[uuid.UUID, _Touch] = {}
+    for item in accepted:
+        message = item.message
+        rule = "alias" if message.type == "alias" else "same_message"
+        resolution = resolver.resolve(
+            item.refs, Evidence(rule, item.channel, item.message_id, received_at)
+        )
+        events.append(
+            {
+                "id": new_id(),
+                "message_id": item.message_id,
+                "person_id": resolution.person_id,
+                "identifier_id": resolution.identifier_id,
+                "type": message.type,
+                "name": message.event or message.name,
+                "channel": item.channel,
+                "properties": message.properties,
+                "traits": message.traits,
+                "context": message.context,
+                "timestamp": item.timestamp,
+                "received_at": received_at,
+            }
+        )
+        touch = touched.setdefault(resolution.person_id, _Touch(item.timestamp, item.timestamp))
+        touch.first = min(touch.first, item.timestamp)
+        touch.last = max(touch.last, item.timestamp)
+        if item.channel:
+            touch.channels.add(item.channel)
+        if message.type == "identify" and message.traits:
+            touch.traits.append((message.traits, item.timestamp))
+    # A merge later in the batch may have moved earlier events' persons: file them right.
+    current = resolver.current_person
+    for row in events:
+        row["person_id"] = current(row["person_id"])
+    session.execute(table_of(CustomerEvent).insert(), events)
+    merged: dict[uuid.UUID, _Touch] = {}
+    for pid, touch in touched.items():
+        target = merged.setdefault(current(pid), _Touch(touch.first, touch.last))
+        target.first, target.last = min(target.first, touch.first), max(target.last, touch.last)
+        target.channels |= touch.channels
+        target.traits += touch.traits
+    _update_profiles(session, merged, received_at)
+
+
+def _update_profiles(session: Session, touched: dict[uuid.UUID, _Touch], now: datetime) -> None:
+    rows = session.execute(
+        select(
+            Person.id,
+            Person.first_seen_at,
+            Person.last_seen_at,
+            Person.channels,
+            Person.traits,
+            Person.trait_times,
+        ).where(Person.id.in_(list(touched)))
+    )
+    for row in rows:
+        touch = touched[row.id]
+        traits, times = dict(row.traits), dict(row.trait_times)
+        for new, at in touch.traits:
+            trait_rules.apply(traits, times, new, at)
+        session.execute(
+            update(table_of(Person))
+            .where(Person.id == row.id)
+            .values(
+                first_seen_at=min(touch.first, row.first_seen_at or touch.first),
+                last_seen_at=max(touch.last, row.last_seen_at or touch.last),
+                channels=sorted(set(row.channels) | touch.channels),
+                traits=traits,
+                trait_times=times,
+                updated_at=now,
+            )
+        )
