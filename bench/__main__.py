@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from bench import http_api, outbox
+from bench import http_api, ingest, outbox
 from bench.common import fresh_database, postgres_available
 
 logging.disable(logging.WARNING)
@@ -20,6 +20,8 @@ def main() -> None:
             http_api.run(db)
         with fresh_database(backend) as db:
             outbox.run(db)
+        with fresh_database(backend) as db:
+            ingest.run(db)
 
 
 if __name__ == "__main__":

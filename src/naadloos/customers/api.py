@@ -54,8 +54,8 @@ class MessageRejected(NaadloosError):
         self.code = code  # type: ignore[misc]
 
 
-async def _json_body(request: Request, limit: int) -> Any:
-    """The body as JSON, gunzipped if need be, refused beyond `limit` bytes (either way)."""
+async def _json_body(request: Request, limit: int) -> tuple[Any, int]:
+    """The body as JSON and its size, gunzipped if need be, refused beyond `limit` bytes."""
     raw = await request.body()
     if len(raw) > limit:
         raise TooLarge(f"the body is {len(raw)} bytes; at most {limit} are accepted")
@@ -71,7 +71,7 @@ async def _json_body(request: Request, limit: int) -> Any:
     elif encoding not in ("", "identity"):
         raise BadRequest(f"unsupported Content-Encoding {encoding!r}; use gzip or none")
     try:
-        return json.loads(raw)
+        return json.loads(raw), len(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise MalformedJson(f"the request body is not valid JSON: {exc}") from exc
 
@@ -89,7 +89,7 @@ def _single(kind: str) -> Any:
         principal: Principal = TRACK,
         session: Session = Depends(get_session),
     ) -> TrackingResult:
-        body = await _json_body(request, tracking.MAX_MESSAGE_BYTES)
+        body, size = await _json_body(request, tracking.MAX_MESSAGE_BYTES)
         if not isinstance(body, dict):
             raise ValidationFailed.field("body", "a message is a JSON object")
         result = await run_db(
@@ -99,6 +99,7 @@ def _single(kind: str) -> Any:
             received_at=utcnow(),
             key_channel=principal.channel,
             default_type=kind,
+            body_bytes=size,
         )
         return _one(result)
 
@@ -119,7 +120,7 @@ async def batch(
 ) -> TrackingResult:
     """Up to 500 KB of messages. Good messages are kept; bad ones are listed in `rejected` with
     their index. A batch whose every message is bad is refused as a whole (422)."""
-    body = await _json_body(request, tracking.MAX_BATCH_BYTES)
+    body, size = await _json_body(request, tracking.MAX_BATCH_BYTES)
     try:
         envelope = BatchIn.model_validate(body)
     except ValidationError as exc:
@@ -134,6 +135,7 @@ async def batch(
         received_at=utcnow(),
         key_channel=principal.channel,
         batch_sent_at=envelope.sentAt,
+        body_bytes=size,
     )
     if result.rejected and not result.accepted and not result.duplicates:
         raise MessageRejected(

@@ -23,6 +23,7 @@ from naadloos.customers.events import IdentifierMarkedShared, ProfilesMerged
 from naadloos.customers.identifiers import STRONG_TYPES, IdentifierRef, IdentifierType
 from naadloos.customers.models import CustomerEvent, Identifier, IdentityLink, Person
 from naadloos.customers.service import traits as trait_rules
+from naadloos.kit.bulk import insert_rows
 from naadloos.kit.db import table_of
 from naadloos.kit.events import emit
 from naadloos.kit.ids import new_id
@@ -57,14 +58,34 @@ class Resolver:
     _strong: dict[uuid.UUID, dict[IdentifierType, str]] = field(default_factory=dict)
     _created: dict[uuid.UUID, datetime] = field(default_factory=dict)
     _merged: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+    _absent: set[IdentifierRef] = field(default_factory=set)  # looked up, not in the database
+    # Rows written in bulk by `flush` (persons first, for the foreign keys).
+    pending_persons: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
+    _pending_identifiers: list[dict[str, Any]] = field(default_factory=list)
+    _pending_links: list[dict[str, Any]] = field(default_factory=list)
+
+    def flush(self) -> None:
+        """Write the persons, identifiers and links made so far, a statement per table."""
+        if self.pending_persons:
+            insert_rows(self.session, Person, list(self.pending_persons.values()))
+            self.pending_persons.clear()
+        if self._pending_identifiers:
+            insert_rows(self.session, Identifier, self._pending_identifiers)
+            self._pending_identifiers = []
+        if self._pending_links:
+            insert_rows(self.session, IdentityLink, self._pending_links)
+            self._pending_links = []
 
     # -- reading, cached for the batch --------------------------------------------------------
 
     def preload(self, refs: Iterable[IdentifierRef]) -> None:
-        wanted = [r for r in set(refs) if r not in self._known]
+        wanted = [r for r in set(refs) if r not in self._known and r not in self._absent]
+        if not wanted:
+            return
+        found: list[uuid.UUID] = []
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
-            rows = self.session.execute(
+            rows = self.session.connection().execute(
                 select(
                     Identifier.id,
                     Identifier.type,
@@ -80,18 +101,22 @@ class Resolver:
             for row in rows:
                 ref = IdentifierRef(IdentifierType(row.type), row.value)
                 self._known[ref] = KnownIdentifier(row.id, row.person_id, row.shared)
-        self._load_persons([k.person_id for k in self._known.values() if k.person_id is not None])
+                if row.person_id is not None:
+                    found.append(row.person_id)
+        self._absent.update(r for r in wanted if r not in self._known)
+        self._load_persons(found)
 
     def _load_persons(self, person_ids: Iterable[uuid.UUID]) -> None:
         missing = {p for p in person_ids if p not in self._created}
         if not missing:
             return
-        for pid, created in self.session.execute(
+        connection = self.session.connection()
+        for pid, created in connection.execute(
             select(Person.id, Person.created_at).where(Person.id.in_(missing))
         ):
             self._created[pid] = created
             self._strong[pid] = {}
-        for owner, type_, value in self.session.execute(
+        for owner, type_, value in connection.execute(
             select(Identifier.person_id, Identifier.type, Identifier.value).where(
                 Identifier.person_id.in_(missing),
                 Identifier.type.in_([t.value for t in STRONG_TYPES]),
@@ -159,6 +184,7 @@ class Resolver:
         if ref.type in STRONG_TYPES:
             return
         home = self._create_person(datetime.now(UTC), traits={"shared_identifier": ref.type.value})
+        self.flush()
         found.shared, found.person_id = True, home
         self.session.execute(
             update(table_of(Identifier))
@@ -174,18 +200,17 @@ class Resolver:
 
     def _create_person(self, at: datetime, traits: dict[str, Any] | None = None) -> uuid.UUID:
         pid = new_id()
-        self.session.execute(
-            table_of(Person)
-            .insert()
-            .values(
-                id=pid,
-                created_at=at,
-                updated_at=at,
-                traits=traits or {},
-                trait_times={k: at.isoformat() for k in traits or {}},
-                channels=[],
-            )
-        )
+        self.pending_persons[pid] = {
+            "id": pid,
+            "created_at": at,
+            "updated_at": at,
+            "first_seen_at": None,
+            "last_seen_at": None,
+            "traits": traits or {},
+            "trait_times": {k: at.isoformat() for k in traits or {}},
+            "channels": [],
+            "merged_into_id": None,
+        }
         self._created[pid] = at
         self._strong[pid] = {}
         return pid
@@ -223,14 +248,14 @@ class Resolver:
             return self._known[ordered[0]].id
         anchor = mine[0]
         if rows:
-            self.session.execute(table_of(Identifier).insert(), rows)
+            self._pending_identifiers += rows
+            self._absent.difference_update(new)
             anchor_id = self._known[anchor].id
             links = [self._link(anchor_id, self._known[r].id, evidence) for r in new if r != anchor]
             existing = [r for r in mine if r not in new]
             if anchor in new and existing:
                 links.append(self._link(self._known[existing[0]].id, anchor_id, evidence))
-            if links:
-                self.session.execute(table_of(IdentityLink).insert(), links)
+            self._pending_links += links
         return self._known[anchor].id
 
     @staticmethod
@@ -256,6 +281,7 @@ class Resolver:
         evidence: Evidence,
     ) -> uuid.UUID:
         """Merge two persons into the older one; returns the survivor."""
+        self.flush()
         survivor, merged = (a, b) if self._created[a] <= self._created[b] else (b, a)
         session = self.session
         for model in (Identifier, CustomerEvent):
@@ -298,9 +324,7 @@ class Resolver:
         )
         # The message joins the two components: that is the link, with its evidence.
         bridge_id = self._known[bridge].id
-        session.execute(
-            table_of(IdentityLink).insert(), [self._link(self._known[via].id, bridge_id, evidence)]
-        )
+        self._pending_links.append(self._link(self._known[via].id, bridge_id, evidence))
         for known in self._known.values():
             if known.person_id == merged:
                 known.person_id = survivor

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from naadloos.channels import service as channels
@@ -27,7 +27,7 @@ from naadloos.customers.models import CustomerEvent, Person
 from naadloos.customers.schemas import RejectedMessage, TrackingMessage, TrackingResult
 from naadloos.customers.service import traits as trait_rules
 from naadloos.customers.service.graph import Evidence, Resolver
-from naadloos.kit.db import table_of
+from naadloos.kit.bulk import insert_rows, update_rows
 from naadloos.kit.errors import NotFound
 from naadloos.kit.ids import new_id
 from naadloos.kit.time import as_utc
@@ -118,6 +118,7 @@ def _check(
     key_channel: str | None,
     batch_sent_at: datetime | None,
     received_at: datetime,
+    check_sizes: bool,
 ) -> _Batch:
     batch = _Batch()
     known_channels: dict[str, bool] = {}
@@ -125,7 +126,7 @@ def _check(
         if not isinstance(raw, dict):
             batch.rejected.append(_reject(index, {}, "invalid_message", "not a JSON object"))
             continue
-        if len(json.dumps(raw, default=str)) > MAX_MESSAGE_BYTES:
+        if check_sizes and len(json.dumps(raw, default=str)) > MAX_MESSAGE_BYTES:
             batch.rejected.append(
                 _reject(index, raw, "message_too_large", "a message may be at most 32 KB")
             )
@@ -174,11 +175,13 @@ def _drop_duplicates(session: Session, batch: _Batch) -> None:
     seen: set[str] = set()
     for start in range(0, len(ids), 500):
         seen.update(
-            session.scalars(
+            session.connection()
+            .execute(
                 select(CustomerEvent.message_id).where(
                     CustomerEvent.message_id.in_(ids[start : start + 500])
                 )
             )
+            .scalars()
         )
     fresh: list[_Accepted] = []
     for item in batch.accepted:
@@ -198,6 +201,7 @@ def ingest(
     key_channel: str | None = None,
     default_type: str | None = None,
     batch_sent_at: datetime | None = None,
+    body_bytes: int | None = None,
 ) -> TrackingResult:
     """Record tracking messages: identity resolved, events on the timeline, profiles updated."""
     batch = _check(
@@ -207,6 +211,8 @@ def ingest(
         key_channel=key_channel,
         batch_sent_at=batch_sent_at,
         received_at=received_at,
+        # No message can be over the limit when the whole body is not.
+        check_sizes=body_bytes is None or body_bytes > MAX_MESSAGE_BYTES,
     )
     _drop_duplicates(session, batch)
     if batch.accepted:
@@ -262,41 +268,52 @@ def _record(session: Session, accepted: list[_Accepted], received_at: datetime) 
     current = resolver.current_person
     for row in events:
         row["person_id"] = current(row["person_id"])
-    session.execute(table_of(CustomerEvent).insert(), events)
     merged: dict[uuid.UUID, _Touch] = {}
     for pid, touch in touched.items():
         target = merged.setdefault(current(pid), _Touch(touch.first, touch.last))
         target.first, target.last = min(target.first, touch.first), max(target.last, touch.last)
         target.channels |= touch.channels
         target.traits += touch.traits
-    _update_profiles(session, merged, received_at)
+    # Persons made by this batch get their profile before they are written; others are updated.
+    for pid, row in resolver.pending_persons.items():
+        if pid in merged:
+            _apply(row, merged.pop(pid), received_at)
+    resolver.flush()
+    insert_rows(session, CustomerEvent, events)
+    if merged:
+        _update_profiles(session, merged, received_at)
+
+
+def _apply(row: dict[str, Any], touch: _Touch, now: datetime) -> None:
+    """Fold what a batch did into a person's row (a dict of the persons table's columns)."""
+    traits, times = dict(row["traits"]), dict(row["trait_times"])
+    for new, at in touch.traits:
+        trait_rules.apply(traits, times, new, at)
+    row["first_seen_at"] = min(touch.first, row["first_seen_at"] or touch.first)
+    row["last_seen_at"] = max(touch.last, row["last_seen_at"] or touch.last)
+    row["channels"] = sorted(set(row["channels"]) | touch.channels)
+    row["traits"], row["trait_times"], row["updated_at"] = traits, times, now
+
+
+_PROFILE_COLUMNS = ("first_seen_at", "last_seen_at", "channels", "traits", "trait_times")
 
 
 def _update_profiles(session: Session, touched: dict[uuid.UUID, _Touch], now: datetime) -> None:
-    rows = session.execute(
-        select(
-            Person.id,
-            Person.first_seen_at,
-            Person.last_seen_at,
-            Person.channels,
-            Person.traits,
-            Person.trait_times,
-        ).where(Person.id.in_(list(touched)))
-    )
-    for row in rows:
-        touch = touched[row.id]
-        traits, times = dict(row.traits), dict(row.trait_times)
-        for new, at in touch.traits:
-            trait_rules.apply(traits, times, new, at)
-        session.execute(
-            update(table_of(Person))
-            .where(Person.id == row.id)
-            .values(
-                first_seen_at=min(touch.first, row.first_seen_at or touch.first),
-                last_seen_at=max(touch.last, row.last_seen_at or touch.last),
-                channels=sorted(set(row.channels) | touch.channels),
-                traits=traits,
-                trait_times=times,
-                updated_at=now,
-            )
+    """Fold a batch into existing persons: one read, then one executemany per set of changed
+    columns (most returning visitors change only when they were last seen)."""
+    rows = session.connection().execute(
+        select(Person.id, *(getattr(Person, c) for c in _PROFILE_COLUMNS)).where(
+            Person.id.in_(list(touched))
         )
+    )
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        before = dict(zip(_PROFILE_COLUMNS, row[1:], strict=True))
+        after = dict(before)
+        _apply(after, touched[row.id], now)
+        changed = tuple(c for c in _PROFILE_COLUMNS if after[c] != before[c])
+        if changed:
+            values = {c: after[c] for c in changed}
+            groups.setdefault(changed, []).append({**values, "updated_at": now, "id": row.id})
+    for group in groups.values():
+        update_rows(session, Person, "id", group)

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from sqlalchemy import select, text
+
+from naadloos.kit.bulk import insert_rows, update_rows
+from naadloos.kit.ids import new_id
+from naadloos.kit.models import ApiKey
+from naadloos.runtime import Runtime
+
+
+def key_row(**overrides: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "id": new_id(),
+        "prefix": new_id().hex[:12],
+        "secret_hash": b"\x00" * 32,
+        "name": "bulk",
+        "scopes": ["channels:read", "track"],
+        "channel": None,
+        "created_at": datetime(2026, 3, 1, 13, 30, 5, 120, tzinfo=timezone(timedelta(hours=1))),
+        "revoked_at": None,
+    }
+    row.update(overrides)
+    return row
+
+
+def test_bulk_rows_read_back_exactly_as_orm_rows(runtime: Runtime) -> None:
+    bulk = key_row(prefix="bulk00000001")
+    with runtime.db.unit_of_work() as session:
+        insert_rows(session, ApiKey, [bulk])
+        session.add(ApiKey(**key_row(prefix="orm000000001")))
+
+    with runtime.db.unit_of_work(write=False) as session:
+        stored = session.scalars(select(ApiKey).where(ApiKey.prefix == "bulk00000001")).one()
+        raw = session.execute(text("SELECT created_at, scopes FROM api_keys ORDER BY prefix")).all()
+    assert stored.id == bulk["id"]
+    assert stored.scopes == ["channels:read", "track"]
+    assert stored.created_at == datetime(2026, 3, 1, 12, 30, 5, 120, tzinfo=UTC)
+    assert raw[0] == raw[1]  # byte for byte what the ORM stores
+
+
+def test_bulk_updates_change_only_the_given_columns(runtime: Runtime) -> None:
+    first, second = key_row(prefix="a00000000001"), key_row(prefix="b00000000001")
+    with runtime.db.unit_of_work() as session:
+        insert_rows(session, ApiKey, [first, second])
+        later = datetime(2026, 4, 1, tzinfo=UTC)
+        update_rows(session, ApiKey, "id", [{"revoked_at": later, "id": first["id"]}])
+
+    with runtime.db.unit_of_work(write=False) as session:
+        rows = {k.prefix: k for k in session.scalars(select(ApiKey))}
+    assert rows["a00000000001"].revoked_at == datetime(2026, 4, 1, tzinfo=UTC)
+    assert rows["a00000000001"].name == "bulk"
+    assert rows["b00000000001"].revoked_at is None
