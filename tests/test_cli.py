@@ -140,6 +140,14 @@ def test_the_demo_loads_a_dutch_retailer_and_prints_a_working_key(
         "email",
         "whatsapp",
     } <= codes
+    with TestClient(create_app(demo_db, dispatch=False)) as client:
+        anna = client.get(
+            "/v1/customers",
+            params={"identifier": "loyalty_card:SC-2024-0042"},
+            headers={"Authorization": f"Bearer {admin_key.group()}"},
+        ).json()
+    assert anna["profile"]["traits"]["first_name"] == "Anna"
+    assert anna["profile"]["channels"] == ["store:utrecht", "web", "whatsapp"]
     assert set(matrix["by_capability"]["pickup"]) == {
         "store:amsterdam",
         "store:utrecht",

@@ -36,6 +36,8 @@ naadloos demo: {demo_data.RETAILER}, on {db}
   till key      {keys.till_amsterdam}   (bound to channel store:amsterdam)
 
   try:  curl -H 'Authorization: Bearer {keys.admin}' {base}/v1/channels/matrix
+        curl -H 'Authorization: Bearer {keys.admin}' \\
+             '{base}/v1/customers?identifier=loyalty_card:SC-2024-0042'
 """
     )
     if serve:
