@@ -15,16 +15,19 @@ from sqlalchemy.orm import Session
 
 from naadloos.customers.schemas import (
     BatchIn,
+    ConsentIn,
+    Consents,
     Customer360,
+    Erased,
     Explanation,
     TimelineEntry,
     TrackingResult,
 )
-from naadloos.customers.service import profiles, tracking
+from naadloos.customers.service import consent, privacy, profiles, tracking
 from naadloos.kit.auth import Principal, require
 from naadloos.kit.blocking import run_db
 from naadloos.kit.errors import BadRequest, MalformedJson, NaadloosError, ValidationFailed
-from naadloos.kit.http import TransactionalRoute, get_session
+from naadloos.kit.http import IDEMPOTENT, TransactionalRoute, get_session
 from naadloos.kit.pagination import Page, decode_cursor, encode_cursor
 from naadloos.kit.problems import RESPONSES
 from naadloos.kit.time import utcnow
@@ -38,6 +41,7 @@ router = APIRouter(
 
 TRACK = Depends(require("track"))
 READ = Depends(require("customers:read"))
+WRITE = Depends(require("customers:write"))
 
 
 class TooLarge(BadRequest):
@@ -187,3 +191,48 @@ def timeline(
     page = [profiles.timeline_entry(e) for e in events[:limit]]
     next_cursor = encode_cursor(str(page[-1].id)) if len(events) > limit else None
     return Page[TimelineEntry](items=page, next_cursor=next_cursor)
+
+
+@router.get("/{person_id}/consents", dependencies=[READ])
+def consents(person_id: uuid.UUID, session: Session = Depends(get_session)) -> Consents:
+    """Consent per channel and purpose now, and every decision before, newest first."""
+    person = profiles.get_person(session, person_id)
+    return Consents(
+        current=[profiles.consent_out(c) for c in consent.current(session, person.id).values()],
+        history=[profiles.consent_out(c) for c in consent.history(session, person.id)],
+    )
+
+
+@router.post("/{person_id}/consents", status_code=201, dependencies=[WRITE, IDEMPOTENT])
+def record_consent(
+    person_id: uuid.UUID,
+    data: ConsentIn,
+    principal: Principal = WRITE,
+    session: Session = Depends(get_session),
+) -> Consents:
+    """Record a consent decision (granted, denied, withdrawn) for a channel and purpose."""
+    person = profiles.get_person(session, person_id)
+    consent.record(
+        session,
+        person.id,
+        channel=data.channel,
+        purpose=data.purpose,
+        status=data.status,
+        source=principal.channel or data.source,
+        at=utcnow(),
+    )
+    return consents(person.id, session)
+
+
+@router.get("/{person_id}/export", dependencies=[WRITE])
+def export(person_id: uuid.UUID, session: Session = Depends(get_session)) -> dict[str, Any]:
+    """Everything held about the person (GDPR access and portability), as JSON."""
+    return privacy.export(session, person_id)
+
+
+@router.delete("/{person_id}", dependencies=[WRITE])
+def erase(person_id: uuid.UUID, session: Session = Depends(get_session)) -> Erased:
+    """Erase the person (GDPR): every identifier, event, consent and trait, and the profiles
+    merged into it. Replayed messages of theirs are refused from then on."""
+    erased, merged = privacy.erase(session, person_id)
+    return Erased(erased=erased, merged=merged)

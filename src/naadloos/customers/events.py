@@ -18,3 +18,18 @@ class IdentifierMarkedShared(Event):
     identifier_id: str
     identifier_type: str
     reason: str
+
+
+class ConsentChanged(Event):
+    person_id: str
+    channel: str
+    purpose: str
+    status: str
+    source: str
+
+
+class CustomerErased(Event):
+    """Everything about the person is gone; consumers delete what they derived from it."""
+
+    person_id: str
+    merged_ids: list[str]

@@ -4,7 +4,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, String, UniqueConstraint, Uuid
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from naadloos.kit.db import Base, UTCDateTime
@@ -90,3 +100,30 @@ class CustomerEvent(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_customer_events_person_timeline", "person_id", "timestamp"),)
+
+
+class Consent(Base):
+    """A consent decision, append-only: the current consent for (person, channel, purpose) is
+    the latest row. `identifier_id` is what it was given under, so it follows a split."""
+
+    __tablename__ = "consents"
+
+    seq: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("persons.id"), index=True)
+    identifier_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("identifiers.id"))
+    channel: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(100))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Suppression(Base):
+    """What an erased person left behind, hashed: identifiers and message ids that must not
+    bring them back when old messages are replayed."""
+
+    __tablename__ = "suppressions"
+
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from naadloos.customers.service.consent import ConsentChannel, ConsentStatus, Purpose
+
 MessageType = Literal["identify", "track", "page", "screen", "alias"]
 
 
@@ -104,11 +106,41 @@ class Profile(BaseModel):
     created_at: datetime
 
 
+class ConsentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: ConsentChannel
+    purpose: Purpose
+    status: ConsentStatus
+    source: str = Field(
+        default="api", min_length=1, max_length=100, description="Where it was given: a channel"
+    )
+
+
+class ConsentOut(BaseModel):
+    channel: str
+    purpose: str
+    status: str
+    source: str
+    recorded_at: datetime
+
+
+class Consents(BaseModel):
+    current: list[ConsentOut]
+    history: list[ConsentOut]
+
+
+class Erased(BaseModel):
+    erased: uuid.UUID
+    merged: list[uuid.UUID]
+
+
 class Customer360(BaseModel):
     """Everything about one person that a service agent or a store associate needs."""
 
     profile: Profile
     identifiers: list[IdentifierOut]
+    consent: list[ConsentOut]
     timeline: list[TimelineEntry]
     resolved_from: uuid.UUID | None = Field(
         default=None, description="The id asked for, when it was merged into this person"

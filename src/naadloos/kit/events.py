@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import insert
+from sqlalchemy import String, cast, delete, insert, or_
 from sqlalchemy.orm import Session
 
 from naadloos.kit.db import table_of
@@ -77,3 +77,16 @@ def emit(session: Session, event: Event) -> uuid.UUID:
     )
     session.info[EVENTS_WRITTEN] = True
     return event_id
+
+
+def forget(session: Session, ids: list[str]) -> int:
+    """Delete outbox events whose payload mentions any of `ids` (GDPR erasure: an erased
+    person's id must not linger in the event history). Returns how many were deleted."""
+    if not ids:
+        return 0
+    text = cast(OutboxEvent.payload, String)
+    result = session.execute(
+        delete(OutboxEvent).where(or_(*(text.contains(i) for i in ids))),
+        execution_options={"synchronize_session": False},
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from naadloos.customers.events import IdentifierMarkedShared, ProfilesMerged
 from naadloos.customers.identifiers import STRONG_TYPES, IdentifierRef, IdentifierType
-from naadloos.customers.models import CustomerEvent, Identifier, IdentityLink, Person
+from naadloos.customers.models import Consent, CustomerEvent, Identifier, IdentityLink, Person
+from naadloos.customers.service import consent
 from naadloos.customers.service import traits as trait_rules
 from naadloos.kit.bulk import insert_rows
 from naadloos.kit.db import table_of
@@ -284,7 +285,11 @@ class Resolver:
         self.flush()
         survivor, merged = (a, b) if self._created[a] <= self._created[b] else (b, a)
         session = self.session
-        for model in (Identifier, CustomerEvent):
+        consents = {
+            pid: {key: row.status for key, row in consent.current(session, pid).items()}
+            for pid in (survivor, merged)
+        }
+        for model in (Identifier, CustomerEvent, Consent):
             session.execute(
                 update(table_of(model)).where(model.person_id == merged).values(person_id=survivor)
             )
@@ -321,6 +326,9 @@ class Resolver:
             update(table_of(Person))
             .where(Person.id == merged)
             .values(merged_into_id=survivor, traits={}, trait_times={}, channels=[])
+        )
+        consent.keep_most_restrictive(
+            session, survivor, consents[survivor], consents[merged], evidence.at
         )
         # The message joins the two components: that is the link, with its evidence.
         bridge_id = self._known[bridge].id

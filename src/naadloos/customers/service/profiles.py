@@ -10,8 +10,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from naadloos.customers.identifiers import InvalidIdentifier, parse_ref
-from naadloos.customers.models import CustomerEvent, Identifier, IdentityLink, Person
+from naadloos.customers.models import Consent, CustomerEvent, Identifier, IdentityLink, Person
 from naadloos.customers.schemas import (
+    ConsentOut,
     Customer360,
     Explanation,
     IdentifierOut,
@@ -19,6 +20,7 @@ from naadloos.customers.schemas import (
     Profile,
     TimelineEntry,
 )
+from naadloos.customers.service import consent
 from naadloos.kit.errors import NotFound, ValidationFailed
 
 TIMELINE_IN_360 = 20
@@ -102,6 +104,16 @@ def timeline_entry(event: CustomerEvent) -> TimelineEntry:
     )
 
 
+def consent_out(row: Consent) -> ConsentOut:
+    return ConsentOut(
+        channel=row.channel,
+        purpose=row.purpose,
+        status=row.status,
+        source=row.source,
+        recorded_at=row.recorded_at,
+    )
+
+
 def customer_360(session: Session, person_id: uuid.UUID) -> Customer360:
     person = get_person(session, person_id)
     return Customer360(
@@ -114,6 +126,7 @@ def customer_360(session: Session, person_id: uuid.UUID) -> Customer360:
             created_at=person.created_at,
         ),
         identifiers=identifiers(session, person.id),
+        consent=[consent_out(c) for c in consent.current(session, person.id).values()],
         timeline=[timeline_entry(e) for e in timeline(session, person.id, limit=TIMELINE_IN_360)],
         resolved_from=person_id if person.id != person_id else None,
     )

@@ -25,6 +25,7 @@ from naadloos.customers.identifiers import (
 )
 from naadloos.customers.models import CustomerEvent, Person
 from naadloos.customers.schemas import RejectedMessage, TrackingMessage, TrackingResult
+from naadloos.customers.service import privacy
 from naadloos.customers.service import traits as trait_rules
 from naadloos.customers.service.graph import Evidence, Resolver
 from naadloos.kit.bulk import insert_rows, update_rows
@@ -38,6 +39,7 @@ MAX_BATCH_BYTES = 500 * 1024
 
 @dataclass
 class _Accepted:
+    index: int
     message: TrackingMessage
     message_id: str
     refs: list[IdentifierRef]
@@ -160,6 +162,7 @@ def _check(
             continue
         batch.accepted.append(
             _Accepted(
+                index=index,
                 message=message,
                 message_id=message.messageId or str(uuid.uuid4()),
                 refs=refs,
@@ -193,6 +196,33 @@ def _drop_duplicates(session: Session, batch: _Batch) -> None:
     batch.accepted = fresh
 
 
+def _drop_erased(session: Session, batch: _Batch) -> None:
+    """Messages of an erased person (replayed) are refused; identifiers of an erased person
+    are not taken up again."""
+    if not batch.accepted or not privacy.any_suppressions(session):
+        return
+    wanted = [privacy.digest(privacy.MESSAGE, a.message_id) for a in batch.accepted]
+    wanted += [privacy.identifier_digest(r) for a in batch.accepted for r in a.refs]
+    gone = privacy.suppressed(session, wanted)
+    if not gone:
+        return
+    kept: list[_Accepted] = []
+    for item in batch.accepted:
+        item.refs = [r for r in item.refs if privacy.identifier_digest(r) not in gone]
+        if privacy.digest(privacy.MESSAGE, item.message_id) in gone or not item.refs:
+            batch.rejected.append(
+                RejectedMessage(
+                    index=item.index,
+                    messageId=item.message_id,
+                    code="erased",
+                    detail="this message belongs to a customer who was erased",
+                )
+            )
+            continue
+        kept.append(item)
+    batch.accepted = kept
+
+
 def ingest(
     session: Session,
     raw_messages: Sequence[dict[str, Any]],
@@ -215,10 +245,13 @@ def ingest(
         check_sizes=body_bytes is None or body_bytes > MAX_MESSAGE_BYTES,
     )
     _drop_duplicates(session, batch)
+    _drop_erased(session, batch)
     if batch.accepted:
         _record(session, batch.accepted, received_at)
     return TrackingResult(
-        accepted=len(batch.accepted), duplicates=batch.duplicates, rejected=batch.rejected
+        accepted=len(batch.accepted),
+        duplicates=batch.duplicates,
+        rejected=sorted(batch.rejected, key=lambda r: r.index),
     )
 
 
