@@ -79,4 +79,5 @@ def create_app(
     app.include_router(channels_router)
     app.include_router(customers_api.tracking_router)
     app.include_router(customers_api.router)
+    app.include_router(customers_api.identity_router)
     return app

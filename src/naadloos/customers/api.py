@@ -20,10 +20,11 @@ from naadloos.customers.schemas import (
     Customer360,
     Erased,
     Explanation,
+    SplitResult,
     TimelineEntry,
     TrackingResult,
 )
-from naadloos.customers.service import consent, privacy, profiles, tracking
+from naadloos.customers.service import consent, privacy, profiles, split, tracking
 from naadloos.kit.auth import Principal, require
 from naadloos.kit.blocking import run_db
 from naadloos.kit.errors import BadRequest, MalformedJson, NaadloosError, ValidationFailed
@@ -34,6 +35,9 @@ from naadloos.kit.time import utcnow
 
 tracking_router = APIRouter(
     prefix="/v1", tags=["tracking"], route_class=TransactionalRoute, responses=RESPONSES
+)
+identity_router = APIRouter(
+    prefix="/v1/identity", tags=["customers"], route_class=TransactionalRoute, responses=RESPONSES
 )
 router = APIRouter(
     prefix="/v1/customers", tags=["customers"], route_class=TransactionalRoute, responses=RESPONSES
@@ -236,3 +240,16 @@ def erase(person_id: uuid.UUID, session: Session = Depends(get_session)) -> Eras
     merged into it. Replayed messages of theirs are refused from then on."""
     erased, merged = privacy.erase(session, person_id)
     return Erased(erased=erased, merged=merged)
+
+
+@identity_router.delete("/links/{seq}", dependencies=[WRITE])
+def remove_link(
+    seq: int,
+    reason: str = Query(..., min_length=3, max_length=200, description="Why, for the record"),
+    session: Session = Depends(get_session),
+) -> SplitResult:
+    """Unmerge: remove a link (see `/explain`). If the person's identifiers fall apart without
+    it, each part that lost its way becomes a person of its own, with its own events, consents
+    and traits."""
+    person, split_off = split.remove_link(session, seq, reason)
+    return SplitResult(person_id=person, split_off=split_off)

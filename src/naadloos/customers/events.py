@@ -33,3 +33,12 @@ class CustomerErased(Event):
 
     person_id: str
     merged_ids: list[str]
+
+
+class ProfileSplit(Event):
+    """A link was removed and the person fell apart: `new_person_ids` took their identifiers,
+    events and consents with them; `person_id` kept the rest."""
+
+    person_id: str
+    new_person_ids: list[str]
+    link_seq: int

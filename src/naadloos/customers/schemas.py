@@ -130,6 +130,13 @@ class Consents(BaseModel):
     history: list[ConsentOut]
 
 
+class SplitResult(BaseModel):
+    person_id: uuid.UUID
+    split_off: list[uuid.UUID] = Field(
+        description="Persons made from the parts no longer connected (empty: still one person)"
+    )
+
+
 class Erased(BaseModel):
     erased: uuid.UUID
     merged: list[uuid.UUID]
@@ -148,6 +155,7 @@ class Customer360(BaseModel):
 
 
 class LinkOut(BaseModel):
+    seq: int
     from_identifier: str
     to_identifier: str
     rule: str

@@ -162,6 +162,7 @@ def explain(session: Session, person_id: uuid.UUID) -> Explanation:
         identifiers=ids,
         links=[
             LinkOut(
+                seq=link.seq,
                 from_identifier=names.get(link.from_identifier_id, str(link.from_identifier_id)),
                 to_identifier=names.get(link.to_identifier_id, str(link.to_identifier_id)),
                 rule=link.rule,
