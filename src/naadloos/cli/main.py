@@ -8,7 +8,7 @@ import typer
 import uvicorn
 
 from naadloos import migrations
-from naadloos.cli import channels, demo, keys
+from naadloos.cli import channels, customers, demo, keys
 from naadloos.cli.common import cli_runtime, load_settings
 from naadloos.kit.logs import configure
 from naadloos.runtime import Runtime, build_runtime, check_schema
@@ -23,6 +23,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys.app, name="keys")
 app.add_typer(channels.app, name="channels")
+app.add_typer(customers.app, name="customers")
 app.command("demo")(demo.demo)
 
 

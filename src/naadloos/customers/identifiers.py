@@ -24,6 +24,7 @@ class IdentifierType(StrEnum):
     INSTAGRAM = "instagram"
     FACEBOOK = "facebook"
     RECEIPT = "receipt"
+    EXTERNAL_ID = "external_id"  # a record's id in a source system: `<channel>/<id>`
     ANONYMOUS_ID = "anonymous_id"
 
 
@@ -116,6 +117,7 @@ POLICIES: dict[IdentifierType, IdentifierPolicy] = {
         IdentifierPolicy(IdentifierType.WHATSAPP, 65, False, _phone),
         IdentifierPolicy(IdentifierType.INSTAGRAM, 50, False, _handle),
         IdentifierPolicy(IdentifierType.FACEBOOK, 50, False, _handle),
+        IdentifierPolicy(IdentifierType.EXTERNAL_ID, 85, False, _opaque),
         IdentifierPolicy(IdentifierType.RECEIPT, 20, False, _code),
         IdentifierPolicy(
             IdentifierType.ANONYMOUS_ID,
@@ -141,6 +143,7 @@ TRAIT_IDENTIFIERS: dict[str, IdentifierType] = {
     "instagram": IdentifierType.INSTAGRAM,
     "facebook": IdentifierType.FACEBOOK,
     "receipt_id": IdentifierType.RECEIPT,
+    "external_id": IdentifierType.EXTERNAL_ID,
 }
 
 

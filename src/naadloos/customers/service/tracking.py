@@ -263,6 +263,30 @@ class _Touch:
     traits: list[tuple[dict[str, Any], datetime]] = field(default_factory=list)
 
 
+def ingest_records(
+    session: Session,
+    records: Sequence[tuple[int, str, dict[str, Any], list[IdentifierRef]]],
+    *,
+    channel: str,
+    received_at: datetime,
+) -> TrackingResult:
+    """Record identify messages made from customer records (index, message id, traits,
+    identifiers): the same graph, dedupe and erasure rules as tracking messages."""
+    batch = _Batch()
+    for index, message_id, traits, refs in records:
+        message = TrackingMessage.model_construct(
+            type="identify", messageId=message_id, traits=traits, properties={}, context={}
+        )
+        batch.accepted.append(_Accepted(index, message, message_id, refs, received_at, channel))
+    _drop_duplicates(session, batch)
+    _drop_erased(session, batch)
+    if batch.accepted:
+        _record(session, batch.accepted, received_at)
+    return TrackingResult(
+        accepted=len(batch.accepted), duplicates=batch.duplicates, rejected=batch.rejected
+    )
+
+
 def _record(session: Session, accepted: list[_Accepted], received_at: datetime) -> None:
     resolver = Resolver(session)
     resolver.preload(ref for item in accepted for ref in item.refs)
