@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from bench import http_api, ingest, outbox
+from bench import http_api, ingest, matching, outbox
 from bench.common import fresh_database, postgres_available
 
 logging.disable(logging.WARNING)
@@ -22,6 +22,8 @@ def main() -> None:
             outbox.run(db)
         with fresh_database(backend) as db:
             ingest.run(db)
+        with fresh_database(backend) as db:
+            matching.run(db)
 
 
 if __name__ == "__main__":

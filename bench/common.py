@@ -27,7 +27,7 @@ def report(metric: str, value: float, unit: str, ceiling: float | None, **extra:
     ratio = round(value / ceiling, 3) if ceiling else None
     line = {
         "metric": metric,
-        "value": round(value, 2),
+        "value": round(value, 4 if unit == "ratio" else 2),
         "unit": unit,
         "ceiling": None if ceiling is None else round(ceiling, 2),
         "ratio": ratio,

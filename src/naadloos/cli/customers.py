@@ -8,7 +8,7 @@ import typer
 
 from naadloos.channels import service as channels
 from naadloos.cli.common import cli_runtime, fail, load_settings
-from naadloos.customers.service import records, tracking
+from naadloos.customers.service import match, records, tracking
 from naadloos.kit.time import utcnow
 
 app = typer.Typer(help="Customers: import and export records.", no_args_is_help=True)
@@ -85,3 +85,29 @@ def export(path: Path = typer.Argument(..., dir_okay=False, help="JSONL file to 
             written += len(lines)
             after = uuid.UUID(lines[-1]["id"])
     typer.echo(f"{written} customers written to {path}")
+
+
+@app.command("rematch")
+def rematch() -> None:
+    """Re-run matching over every person (after changing the thresholds, or after an import
+    made with older rules). Merges above the automatic weight, suggests between the weights."""
+    settings = load_settings()
+    thresholds = match.Thresholds(settings.match_auto_merge_weight, settings.match_review_weight)
+    merged = suggested = 0
+    with cli_runtime(settings) as runtime:
+        with runtime.db.unit_of_work(write=False) as session:
+            total = records.count_persons(session)
+        after: uuid.UUID | None = None
+        with typer.progressbar(length=total, label="matching") as bar:
+            while True:
+                with runtime.db.unit_of_work(write=False) as session:
+                    ids = records.person_ids(session, after, CHUNK)
+                if not ids:
+                    break
+                with runtime.db.unit_of_work() as session:
+                    outcome = match.refresh(session, ids, thresholds=thresholds, at=utcnow())
+                merged += len(outcome.merged)
+                suggested += outcome.suggested
+                after = ids[-1]
+                bar.update(len(ids))
+    typer.echo(f"{merged} merged, {suggested} suggestions for review")

@@ -7,12 +7,14 @@ import gzip
 import json
 import uuid
 import zlib
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from naadloos.customers.models import MatchSuggestion, Person
 from naadloos.customers.schemas import (
     BatchIn,
     ConsentIn,
@@ -21,10 +23,12 @@ from naadloos.customers.schemas import (
     Erased,
     Explanation,
     SplitResult,
+    SuggestedPerson,
+    SuggestionOut,
     TimelineEntry,
     TrackingResult,
 )
-from naadloos.customers.service import consent, privacy, profiles, split, tracking
+from naadloos.customers.service import consent, match, privacy, profiles, split, tracking
 from naadloos.kit.auth import Principal, require
 from naadloos.kit.blocking import run_db
 from naadloos.kit.errors import BadRequest, MalformedJson, NaadloosError, ValidationFailed
@@ -84,6 +88,11 @@ async def _json_body(request: Request, limit: int) -> tuple[Any, int]:
         raise MalformedJson(f"the request body is not valid JSON: {exc}") from exc
 
 
+def _thresholds(request: Request) -> match.Thresholds:
+    settings = request.app.state.runtime.settings
+    return match.Thresholds(settings.match_auto_merge_weight, settings.match_review_weight)
+
+
 def _one(result: TrackingResult) -> TrackingResult:
     if result.rejected:
         rejected = result.rejected[0]
@@ -108,6 +117,7 @@ def _single(kind: str) -> Any:
             key_channel=principal.channel,
             default_type=kind,
             body_bytes=size,
+            thresholds=_thresholds(request),
         )
         return _one(result)
 
@@ -144,6 +154,7 @@ async def batch(
         key_channel=principal.channel,
         batch_sent_at=envelope.sentAt,
         body_bytes=size,
+        thresholds=_thresholds(request),
     )
     if result.rejected and not result.accepted and not result.duplicates:
         raise MessageRejected(
@@ -253,3 +264,56 @@ def remove_link(
     and traits."""
     person, split_off = split.remove_link(session, seq, reason)
     return SplitResult(person_id=person, split_off=split_off)
+
+
+def _suggestion_out(session: Session, suggestion: MatchSuggestion) -> SuggestionOut:
+    people = {
+        p.id: p
+        for p in session.scalars(
+            select(Person).where(Person.id.in_([suggestion.person_a, suggestion.person_b]))
+        )
+    }
+    return SuggestionOut(
+        id=suggestion.id,
+        score=suggestion.score,
+        status=suggestion.status,
+        levels=suggestion.levels,
+        persons=[
+            SuggestedPerson(id=pid, traits=people[pid].traits if pid in people else {})
+            for pid in (suggestion.person_a, suggestion.person_b)
+        ],
+    )
+
+
+@identity_router.get("/suggestions", dependencies=[READ])
+def suggestions(
+    limit: int = Query(50, ge=1, le=500),
+    cursor: str | None = Query(None),
+    session: Session = Depends(get_session),
+) -> Page[SuggestionOut]:
+    """Pairs of persons who may be one person, for review: accept merges them, reject keeps
+    them apart for good."""
+    after = None
+    if cursor is not None:
+        try:
+            after = uuid.UUID(str(decode_cursor(cursor)))
+        except ValueError as exc:
+            raise ValidationFailed.field("cursor", "not a cursor this API issued") from exc
+    rows = match.pending(session, limit + 1, after)
+    page = [_suggestion_out(session, s) for s in rows[:limit]]
+    next_cursor = encode_cursor(str(page[-1].id)) if len(rows) > limit else None
+    return Page[SuggestionOut](items=page, next_cursor=next_cursor)
+
+
+@identity_router.post("/suggestions/{suggestion_id}/{decision}")
+def decide_suggestion(
+    suggestion_id: uuid.UUID,
+    decision: Literal["accept", "reject"],
+    principal: Principal = WRITE,
+    session: Session = Depends(get_session),
+) -> SuggestionOut:
+    """Accept (merge the two persons) or reject (never suggest this pair again)."""
+    suggestion = match.decide(
+        session, suggestion_id, accept=decision == "accept", by=principal.name, at=utcnow()
+    )
+    return _suggestion_out(session, suggestion)

@@ -127,3 +127,33 @@ class Suppression(Base):
     digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MatchKey(Base):
+    """Blocking keys of a person: candidates for matching share at least one."""
+
+    __tablename__ = "match_keys"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("persons.id"), primary_key=True, index=True
+    )
+
+
+class MatchSuggestion(Base):
+    """Two persons who may be one, for a person to decide (between the review and the automatic
+    threshold). A rejected pair is never suggested again."""
+
+    __tablename__ = "match_suggestions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    person_a: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("persons.id"), index=True)
+    person_b: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("persons.id"), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    levels: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (UniqueConstraint("person_a", "person_b"),)

@@ -137,6 +137,21 @@ class SplitResult(BaseModel):
     )
 
 
+class SuggestedPerson(BaseModel):
+    id: uuid.UUID
+    traits: dict[str, Any]
+
+
+class SuggestionOut(BaseModel):
+    id: uuid.UUID
+    score: float = Field(description="Evidence for a match, in bits (log2 of m/u, summed)")
+    status: str
+    levels: dict[str, int | None] = Field(
+        description="Per field: 0 exact, 1 close, 2 different, null missing"
+    )
+    persons: list[SuggestedPerson]
+
+
 class Erased(BaseModel):
     erased: uuid.UUID
     merged: list[uuid.UUID]

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     outbox_retention_days: int = Field(default=7, ge=0)
     idempotency_retention_hours: int = Field(default=24, ge=1)
 
+    # Matching persons who share no identifier: weights in bits of evidence (ADR 0006).
+    match_auto_merge_weight: float = 18.0
+    match_review_weight: float = 9.0
+
     api_key_cache_seconds: float = Field(default=10.0, ge=0)
 
     log_level: str = "INFO"

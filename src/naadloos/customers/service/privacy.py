@@ -17,6 +17,8 @@ from naadloos.customers.models import (
     CustomerEvent,
     Identifier,
     IdentityLink,
+    MatchKey,
+    MatchSuggestion,
     Person,
     Suppression,
 )
@@ -164,6 +166,15 @@ def erase(session: Session, person_id: uuid.UUID) -> tuple[uuid.UUID, list[uuid.
         [{"digest": d, "kind": k, "created_at": now} for d, k in digests.items() if d not in known],
     )
     sync = {"synchronize_session": False}
+    session.execute(
+        delete(MatchKey).where(MatchKey.person_id.in_(everyone)), execution_options=sync
+    )
+    session.execute(
+        delete(MatchSuggestion).where(
+            or_(MatchSuggestion.person_a.in_(everyone), MatchSuggestion.person_b.in_(everyone))
+        ),
+        execution_options=sync,
+    )
     session.execute(
         delete(Consent).where(or_(Consent.person_id.in_(everyone), Consent.identifier_id.in_(ids))),
         execution_options=sync,

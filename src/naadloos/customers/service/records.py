@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from naadloos.customers.identifiers import (
@@ -182,3 +182,19 @@ def export_persons(session: Session, after: uuid.UUID | None, limit: int) -> lis
             }
         )
     return lines
+
+
+def count_persons(session: Session) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).select_from(Person).where(Person.merged_into_id.is_(None))
+        )
+        or 0
+    )
+
+
+def person_ids(session: Session, after: uuid.UUID | None, limit: int) -> list[uuid.UUID]:
+    stmt = select(Person.id).where(Person.merged_into_id.is_(None))
+    if after is not None:
+        stmt = stmt.where(Person.id > after)
+    return list(session.scalars(stmt.order_by(Person.id).limit(limit)))

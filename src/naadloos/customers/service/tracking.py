@@ -25,7 +25,7 @@ from naadloos.customers.identifiers import (
 )
 from naadloos.customers.models import CustomerEvent, Person
 from naadloos.customers.schemas import RejectedMessage, TrackingMessage, TrackingResult
-from naadloos.customers.service import privacy
+from naadloos.customers.service import match, privacy
 from naadloos.customers.service import traits as trait_rules
 from naadloos.customers.service.graph import Evidence, Resolver
 from naadloos.kit.bulk import insert_rows, update_rows
@@ -33,6 +33,7 @@ from naadloos.kit.errors import NotFound
 from naadloos.kit.ids import new_id
 from naadloos.kit.time import as_utc
 
+DEFAULT_THRESHOLDS = match.Thresholds()
 MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
 
@@ -232,6 +233,7 @@ def ingest(
     default_type: str | None = None,
     batch_sent_at: datetime | None = None,
     body_bytes: int | None = None,
+    thresholds: match.Thresholds = DEFAULT_THRESHOLDS,
 ) -> TrackingResult:
     """Record tracking messages: identity resolved, events on the timeline, profiles updated."""
     batch = _check(
@@ -247,7 +249,7 @@ def ingest(
     _drop_duplicates(session, batch)
     _drop_erased(session, batch)
     if batch.accepted:
-        _record(session, batch.accepted, received_at)
+        _record(session, batch.accepted, received_at, thresholds)
     return TrackingResult(
         accepted=len(batch.accepted),
         duplicates=batch.duplicates,
@@ -269,6 +271,7 @@ def ingest_records(
     *,
     channel: str,
     received_at: datetime,
+    thresholds: match.Thresholds = DEFAULT_THRESHOLDS,
 ) -> TrackingResult:
     """Record identify messages made from customer records (index, message id, traits,
     identifiers): the same graph, dedupe and erasure rules as tracking messages."""
@@ -281,13 +284,18 @@ def ingest_records(
     _drop_duplicates(session, batch)
     _drop_erased(session, batch)
     if batch.accepted:
-        _record(session, batch.accepted, received_at)
+        _record(session, batch.accepted, received_at, thresholds)
     return TrackingResult(
         accepted=len(batch.accepted), duplicates=batch.duplicates, rejected=batch.rejected
     )
 
 
-def _record(session: Session, accepted: list[_Accepted], received_at: datetime) -> None:
+def _record(
+    session: Session,
+    accepted: list[_Accepted],
+    received_at: datetime,
+    thresholds: match.Thresholds,
+) -> None:
     resolver = Resolver(session)
     resolver.preload(ref for item in accepted for ref in item.refs)
     events: list[dict[str, Any]] = []
@@ -339,6 +347,16 @@ def _record(session: Session, accepted: list[_Accepted], received_at: datetime) 
     insert_rows(session, CustomerEvent, events)
     if merged:
         _update_profiles(session, merged, received_at)
+    # Persons whose name, birth date, address, email or phone changed are matched online.
+    to_match = [
+        pid
+        for pid, touch in touched.items()
+        if any(match.MATCH_TRAITS.intersection(traits) for traits, _ in touch.traits)
+    ]
+    if to_match:
+        match.refresh(
+            session, {current(p) for p in to_match}, thresholds=thresholds, at=received_at
+        )
 
 
 def _apply(row: dict[str, Any], touch: _Touch, now: datetime) -> None:
