@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from bench import http_api, ingest, matching, outbox
+from bench import customer360, http_api, ingest, matching, outbox
 from bench.common import fresh_database, postgres_available
 
 logging.disable(logging.WARNING)
@@ -24,6 +24,8 @@ def main() -> None:
             ingest.run(db)
         with fresh_database(backend) as db:
             matching.run(db)
+        with fresh_database(backend) as db:
+            customer360.run(db)
 
 
 if __name__ == "__main__":

@@ -100,12 +100,15 @@ def api_server(settings: Settings) -> Iterator[str]:
         "NAADLOOS_LOG_LEVEL": "WARNING",
     }
     env.pop("NAADLOOS_NATS_URL", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "naadloos", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    # The server's log goes to a file: a pipe nobody reads fills up and stalls the server.
+    log = Path(tempfile.mkdtemp(prefix="naadloos-bench-")) / "serve.log"
+    with log.open("w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "naadloos", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -116,11 +119,12 @@ def api_server(settings: Settings) -> Iterator[str]:
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"the API did not start: {proc.stderr.read().decode() if proc.stderr else ''}"
-                )
+                raise RuntimeError(f"the API did not start; see {log}")
             time.sleep(0.1)
         yield base
     finally:
         proc.terminate()
         proc.wait(10)
+        errors = [line for line in log.read_text().splitlines() if '"level": "error"' in line]
+        if errors:
+            print(f"bench: the server logged {len(errors)} errors; see {log}", file=sys.stderr)

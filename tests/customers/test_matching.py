@@ -10,7 +10,6 @@ from typer.testing import CliRunner
 from naadloos.cli import app
 from naadloos.customers import matching
 from naadloos.kit.settings import Settings
-from tests.conftest import KeyFactory
 
 
 def features(**traits: str) -> matching.Features:
@@ -46,16 +45,6 @@ def test_a_household_is_not_one_person() -> None:
     assert matching.score(levels) < 9
 
 
-@pytest.fixture
-def tracker(api_key: KeyFactory) -> dict[str, str]:
-    return api_key("track")
-
-
-@pytest.fixture
-def agent(api_key: KeyFactory) -> dict[str, str]:
-    return api_key("customers:write")
-
-
 def identify(client: TestClient, key: dict[str, str], user: str, **traits: str) -> None:
     response = client.post(
         "/v1/identify", json={"anonymousId": user, "traits": traits}, headers=key
@@ -71,7 +60,7 @@ def person(client: TestClient, key: dict[str, str], device: str) -> dict[str, An
 
 
 def test_a_store_form_and_a_web_account_without_a_shared_identifier_become_one_person(
-    client: TestClient, tracker: dict[str, str], agent: dict[str, str]
+    client: TestClient, tracker: dict[str, str], writer: dict[str, str]
 ) -> None:
     identify(
         client,
@@ -95,10 +84,10 @@ def test_a_store_form_and_a_web_account_without_a_shared_identifier_become_one_p
         email="c.berg@ziggo.nl",
     )
 
-    store, web = person(client, agent, "store-form-1"), person(client, agent, "web-account-1")
+    store, web = person(client, writer, "store-form-1"), person(client, writer, "web-account-1")
 
     assert store["profile"]["id"] == web["profile"]["id"]
-    links = client.get(f"/v1/customers/{web['profile']['id']}/explain", headers=agent).json()
+    links = client.get(f"/v1/customers/{web['profile']['id']}/explain", headers=writer).json()
     rules = {link["rule"] for link in links["links"]}
     assert "match:auto" in rules
     confidence = next(lk["confidence"] for lk in links["links"] if lk["rule"] == "match:auto")
@@ -106,7 +95,7 @@ def test_a_store_form_and_a_web_account_without_a_shared_identifier_become_one_p
 
 
 def test_a_household_stays_apart_and_is_not_suggested(
-    client: TestClient, tracker: dict[str, str], agent: dict[str, str]
+    client: TestClient, tracker: dict[str, str], writer: dict[str, str]
 ) -> None:
     home = {
         "last_name": "Jansen",
@@ -119,14 +108,14 @@ def test_a_household_stays_apart_and_is_not_suggested(
     identify(client, tracker, "son", first_name="Thijs", birth_date="2001-06-30", **home)
 
     assert (
-        person(client, agent, "mum")["profile"]["id"]
-        != person(client, agent, "son")["profile"]["id"]
+        person(client, writer, "mum")["profile"]["id"]
+        != person(client, writer, "son")["profile"]["id"]
     )
-    assert client.get("/v1/identity/suggestions", headers=agent).json()["items"] == []
+    assert client.get("/v1/identity/suggestions", headers=writer).json()["items"] == []
 
 
 def test_a_doubtful_pair_is_suggested_and_a_person_decides(
-    client: TestClient, tracker: dict[str, str], agent: dict[str, str]
+    client: TestClient, tracker: dict[str, str], writer: dict[str, str]
 ) -> None:
     # Same name, no birth date on one side, moved house: evidence, but not enough to merge.
     identify(
@@ -149,43 +138,43 @@ def test_a_doubtful_pair_is_suggested_and_a_person_decides(
         city="Delft",
     )
     assert (
-        person(client, agent, "old-card")["profile"]["id"]
-        != person(client, agent, "new-app")["profile"]["id"]
+        person(client, writer, "old-card")["profile"]["id"]
+        != person(client, writer, "new-app")["profile"]["id"]
     )
 
-    [suggestion] = client.get("/v1/identity/suggestions", headers=agent).json()["items"]
+    [suggestion] = client.get("/v1/identity/suggestions", headers=writer).json()["items"]
     assert 9 <= suggestion["score"] < 18
     assert {p["traits"]["city"] for p in suggestion["persons"]} == {"Zwolle", "Delft"}
 
-    accepted = client.post(f"/v1/identity/suggestions/{suggestion['id']}/accept", headers=agent)
+    accepted = client.post(f"/v1/identity/suggestions/{suggestion['id']}/accept", headers=writer)
 
     assert accepted.status_code == 200
     assert accepted.json()["status"] == "accepted"
     assert (
-        person(client, agent, "old-card")["profile"]["id"]
-        == person(client, agent, "new-app")["profile"]["id"]
+        person(client, writer, "old-card")["profile"]["id"]
+        == person(client, writer, "new-app")["profile"]["id"]
     )
-    again = client.post(f"/v1/identity/suggestions/{suggestion['id']}/reject", headers=agent)
+    again = client.post(f"/v1/identity/suggestions/{suggestion['id']}/reject", headers=writer)
     assert again.status_code == 409
 
 
 def test_a_rejected_pair_is_never_suggested_again(
-    client: TestClient, tracker: dict[str, str], agent: dict[str, str]
+    client: TestClient, tracker: dict[str, str], writer: dict[str, str]
 ) -> None:
     identify(client, tracker, "a1", first_name="Bram", last_name="de Boer", postcode="2611 BG")
     identify(client, tracker, "a2", first_name="Bram", last_name="de Boer", city="Gouda")
-    [suggestion] = client.get("/v1/identity/suggestions", headers=agent).json()["items"]
-    client.post(f"/v1/identity/suggestions/{suggestion['id']}/reject", headers=agent)
+    [suggestion] = client.get("/v1/identity/suggestions", headers=writer).json()["items"]
+    client.post(f"/v1/identity/suggestions/{suggestion['id']}/reject", headers=writer)
 
     identify(
         client, tracker, "a2", first_name="Bram", last_name="de Boer", city="Gouda", street="Markt"
     )
 
-    assert client.get("/v1/identity/suggestions", headers=agent).json()["items"] == []
+    assert client.get("/v1/identity/suggestions", headers=writer).json()["items"] == []
 
 
 def test_different_loyalty_cards_are_never_matched(
-    client: TestClient, tracker: dict[str, str], agent: dict[str, str]
+    client: TestClient, tracker: dict[str, str], writer: dict[str, str]
 ) -> None:
     same = {
         "first_name": "Jan",
@@ -197,8 +186,8 @@ def test_different_loyalty_cards_are_never_matched(
     identify(client, tracker, "card-2", loyalty_card="NL-2", **same)
 
     assert (
-        person(client, agent, "card-1")["profile"]["id"]
-        != person(client, agent, "card-2")["profile"]["id"]
+        person(client, writer, "card-1")["profile"]["id"]
+        != person(client, writer, "card-2")["profile"]["id"]
     )
 
 
@@ -206,13 +195,13 @@ def test_different_loyalty_cards_are_never_matched(
 def test_rematch_applies_new_thresholds_to_everyone(
     client: TestClient,
     tracker: dict[str, str],
-    agent: dict[str, str],
+    writer: dict[str, str],
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     identify(client, tracker, "r1", first_name="Bram", last_name="de Boer", postcode="2611 BG")
     identify(client, tracker, "r2", first_name="Bram", last_name="de Boer", city="Gouda")
-    [suggestion] = client.get("/v1/identity/suggestions", headers=agent).json()["items"]
+    [suggestion] = client.get("/v1/identity/suggestions", headers=writer).json()["items"]
     monkeypatch.setenv("NAADLOOS_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("NAADLOOS_MATCH_AUTO_MERGE_WEIGHT", str(suggestion["score"] - 1))
     monkeypatch.delenv("NAADLOOS_NATS_URL", raising=False)
@@ -222,7 +211,8 @@ def test_rematch_applies_new_thresholds_to_everyone(
     assert result.exit_code == 0, result.output
     assert "1 merged" in result.stdout
     assert (
-        person(client, agent, "r1")["profile"]["id"] == person(client, agent, "r2")["profile"]["id"]
+        person(client, writer, "r1")["profile"]["id"]
+        == person(client, writer, "r2")["profile"]["id"]
     )
 
 

@@ -2,31 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import LargeBinary, String, Text, cast, func, or_, select
 
 from naadloos.kit.db import Base
 from naadloos.kit.models import OutboxEvent
 from naadloos.runtime import Runtime
-from tests.conftest import KeyFactory
-
-
-@pytest.fixture
-def tracker(api_key: KeyFactory) -> dict[str, str]:
-    return api_key("track")
-
-
-@pytest.fixture
-def officer(api_key: KeyFactory) -> dict[str, str]:
-    return api_key("customers:write")
-
-
-def person_of(client: TestClient, key: dict[str, str], identifier: str) -> dict[str, Any]:
-    response = client.get("/v1/customers", params={"identifier": identifier}, headers=key)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
+from tests.customers.conftest import customer
 
 
 def grant(client: TestClient, key: dict[str, str], pid: str, status: str, **kw: str) -> Any:
@@ -35,21 +17,21 @@ def grant(client: TestClient, key: dict[str, str], pid: str, status: str, **kw: 
 
 
 def test_consent_is_recorded_per_channel_and_purpose_with_its_history(
-    client: TestClient, tracker: dict[str, str], officer: dict[str, str]
+    client: TestClient, tracker: dict[str, str], writer: dict[str, str]
 ) -> None:
     client.post("/v1/identify", json={"userId": "c1"}, headers=tracker)
-    pid = person_of(client, officer, "user_id:c1")["profile"]["id"]
+    pid = customer(client, writer, "user_id:c1")["profile"]["id"]
 
-    assert grant(client, officer, pid, "granted", source="web").status_code == 201
-    response = grant(client, officer, pid, "withdrawn", source="store:utrecht")
-    grant(client, officer, pid, "granted", purpose="service", channel="sms")
+    assert grant(client, writer, pid, "granted", source="web").status_code == 201
+    response = grant(client, writer, pid, "withdrawn", source="store:utrecht")
+    grant(client, writer, pid, "granted", purpose="service", channel="sms")
 
     assert response.status_code == 201
-    consents = client.get(f"/v1/customers/{pid}/consents", headers=officer).json()
+    consents = client.get(f"/v1/customers/{pid}/consents", headers=writer).json()
     current = {(c["channel"], c["purpose"]): c["status"] for c in consents["current"]}
     assert current == {("email", "marketing"): "withdrawn", ("sms", "service"): "granted"}
     assert [c["status"] for c in consents["history"]] == ["granted", "withdrawn", "granted"]
-    view = person_of(client, officer, "user_id:c1")
+    view = customer(client, writer, "user_id:c1")
     assert {(c["channel"], c["status"]) for c in view["consent"]} == {
         ("email", "withdrawn"),
         ("sms", "granted"),
@@ -57,19 +39,19 @@ def test_consent_is_recorded_per_channel_and_purpose_with_its_history(
 
 
 def test_an_unknown_purpose_is_named(
-    client: TestClient, tracker: dict[str, str], officer: dict[str, str]
+    client: TestClient, tracker: dict[str, str], writer: dict[str, str]
 ) -> None:
     client.post("/v1/identify", json={"userId": "c2"}, headers=tracker)
-    pid = person_of(client, officer, "user_id:c2")["profile"]["id"]
+    pid = customer(client, writer, "user_id:c2")["profile"]["id"]
 
-    response = grant(client, officer, pid, "granted", purpose="spam")
+    response = grant(client, writer, pid, "granted", purpose="spam")
 
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "body.purpose"
 
 
 def test_a_merge_keeps_the_most_restrictive_consent(
-    client: TestClient, tracker: dict[str, str], officer: dict[str, str]
+    client: TestClient, tracker: dict[str, str], writer: dict[str, str]
 ) -> None:
     client.post("/v1/page", json={"anonymousId": "web-dev", "name": "x"}, headers=tracker)
     client.post(
@@ -77,23 +59,23 @@ def test_a_merge_keeps_the_most_restrictive_consent(
         json={"userId": "store-customer", "traits": {"email": "m@kpn.nl"}},
         headers=tracker,
     )
-    web = person_of(client, officer, "anonymous_id:web-dev")["profile"]["id"]
-    store = person_of(client, officer, "user_id:store-customer")["profile"]["id"]
-    grant(client, officer, web, "granted")  # newsletter box ticked on the web
-    grant(client, officer, store, "denied")  # said no at the till
+    web = customer(client, writer, "anonymous_id:web-dev")["profile"]["id"]
+    store = customer(client, writer, "user_id:store-customer")["profile"]["id"]
+    grant(client, writer, web, "granted")  # newsletter box ticked on the web
+    grant(client, writer, store, "denied")  # said no at the till
 
     client.post(
         "/v1/identify", json={"anonymousId": "web-dev", "userId": "store-customer"}, headers=tracker
     )
 
-    merged = person_of(client, officer, "user_id:store-customer")
+    merged = customer(client, writer, "user_id:store-customer")
     email = {c["purpose"]: c for c in merged["consent"] if c["channel"] == "email"}
     assert email["marketing"]["status"] == "denied"
     assert email["marketing"]["source"] == "merge"
 
 
 def test_export_holds_everything_about_the_person(
-    client: TestClient, tracker: dict[str, str], officer: dict[str, str]
+    client: TestClient, tracker: dict[str, str], writer: dict[str, str]
 ) -> None:
     client.post(
         "/v1/identify",
@@ -105,10 +87,10 @@ def test_export_holds_everything_about_the_person(
         headers=tracker,
     )
     client.post("/v1/track", json={"userId": "e1", "event": "Order Completed"}, headers=tracker)
-    pid = person_of(client, officer, "user_id:e1")["profile"]["id"]
-    grant(client, officer, pid, "granted")
+    pid = customer(client, writer, "user_id:e1")["profile"]["id"]
+    grant(client, writer, pid, "granted")
 
-    data = client.get(f"/v1/customers/{pid}/export", headers=officer).json()
+    data = client.get(f"/v1/customers/{pid}/export", headers=writer).json()
 
     assert data["person"]["traits"]["city"] == "Delft"
     assert {i["value"] for i in data["identifiers"]} == {"e1", "d-e1", "e1@kpn.nl"}
@@ -139,7 +121,7 @@ def _rows_mentioning(runtime: Runtime, needles: list[str]) -> list[str]:
 
 
 def test_erasure_leaves_nothing_and_replays_cannot_bring_the_person_back(
-    client: TestClient, tracker: dict[str, str], officer: dict[str, str], runtime: Runtime
+    client: TestClient, tracker: dict[str, str], writer: dict[str, str], runtime: Runtime
 ) -> None:
     messages = [
         {"type": "page", "anonymousId": "erase-dev-2", "name": "Home", "messageId": "erase-msg-1"},
@@ -167,8 +149,8 @@ def test_erasure_leaves_nothing_and_replays_cannot_bring_the_person_back(
     client.post(
         "/v1/identify", json={"userId": "someone-else", "traits": {"city": "Ede"}}, headers=tracker
     )
-    person = person_of(client, officer, "email:erase.me@kpn.nl")["profile"]["id"]
-    grant(client, officer, person, "granted")
+    person = customer(client, writer, "email:erase.me@kpn.nl")["profile"]["id"]
+    grant(client, writer, person, "granted")
     needles = [
         "erase-me",
         "erase-dev",
@@ -187,7 +169,7 @@ def test_erasure_leaves_nothing_and_replays_cannot_bring_the_person_back(
         "consents",
     }
 
-    response = client.delete(f"/v1/customers/{person}", headers=officer)
+    response = client.delete(f"/v1/customers/{person}", headers=writer)
 
     assert response.status_code == 200, response.text
     assert response.json()["erased"] == person
@@ -198,10 +180,8 @@ def test_erasure_leaves_nothing_and_replays_cannot_bring_the_person_back(
     assert notice is not None
     assert notice.name == "CustomerErased"
     assert notice.payload["person_id"] == person
-    assert client.get(f"/v1/customers/{person}/360", headers=officer).status_code == 404
-    assert person_of(client, officer, "user_id:someone-else")["profile"]["traits"] == {
-        "city": "Ede"
-    }
+    assert client.get(f"/v1/customers/{person}/360", headers=writer).status_code == 404
+    assert customer(client, writer, "user_id:someone-else")["profile"]["traits"] == {"city": "Ede"}
 
     replay = client.post("/v1/batch", json={"batch": messages}, headers=tracker)
 

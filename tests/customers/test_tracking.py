@@ -2,30 +2,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import KeyFactory
-
-
-@pytest.fixture
-def tracker(api_key: KeyFactory) -> dict[str, str]:
-    return api_key("track")
-
-
-@pytest.fixture
-def reader(api_key: KeyFactory) -> dict[str, str]:
-    return api_key("customers:read")
-
-
-def find(client: TestClient, reader: dict[str, str], identifier: str) -> dict[str, Any]:
-    response = client.get("/v1/customers", params={"identifier": identifier}, headers=reader)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
+from tests.customers.conftest import customer
 
 
 def test_a_web_visitor_who_logs_in_is_one_person_with_one_timeline(
@@ -57,8 +40,8 @@ def test_a_web_visitor_who_logs_in_is_one_person_with_one_timeline(
         headers=tracker,
     )
 
-    by_email = find(client, reader, "email:anna@ziggo.nl")
-    by_device = find(client, reader, "anonymous_id:dev-1")
+    by_email = customer(client, reader, "email:anna@ziggo.nl")
+    by_device = customer(client, reader, "anonymous_id:dev-1")
 
     assert by_email["profile"]["id"] == by_device["profile"]["id"]
     assert by_email["profile"]["traits"]["first_name"] == "Anna"
@@ -75,14 +58,14 @@ def test_two_devices_merge_when_the_same_account_logs_in_on_both(
 ) -> None:
     client.post("/v1/page", json={"anonymousId": "phone-1", "name": "App home"}, headers=tracker)
     client.post("/v1/page", json={"anonymousId": "laptop-1", "name": "Web home"}, headers=tracker)
-    phone = find(client, reader, "anonymous_id:phone-1")["profile"]["id"]
-    laptop = find(client, reader, "anonymous_id:laptop-1")["profile"]["id"]
+    phone = customer(client, reader, "anonymous_id:phone-1")["profile"]["id"]
+    laptop = customer(client, reader, "anonymous_id:laptop-1")["profile"]["id"]
     assert phone != laptop
 
     client.post("/v1/identify", json={"anonymousId": "phone-1", "userId": "u-9"}, headers=tracker)
     client.post("/v1/identify", json={"anonymousId": "laptop-1", "userId": "u-9"}, headers=tracker)
 
-    person = find(client, reader, "user_id:u-9")
+    person = customer(client, reader, "user_id:u-9")
     assert person["profile"]["id"] == phone  # the older profile survives
     merged = client.get(f"/v1/customers/{laptop}/360", headers=reader).json()
     assert merged["profile"]["id"] == phone
@@ -104,19 +87,19 @@ def test_a_shared_device_never_joins_two_accounts(
         "/v1/identify", json={"anonymousId": "family-ipad", "userId": "son"}, headers=tracker
     )
 
-    mum = find(client, reader, "user_id:mum")
-    son = find(client, reader, "user_id:son")
+    mum = customer(client, reader, "user_id:mum")
+    son = customer(client, reader, "user_id:son")
 
     assert mum["profile"]["id"] != son["profile"]["id"]
     assert "family-ipad" not in {i["value"] for i in mum["identifiers"] + son["identifiers"]}
-    ipad = find(client, reader, "anonymous_id:family-ipad")  # a profile of the device itself
+    ipad = customer(client, reader, "anonymous_id:family-ipad")  # a profile of the device itself
     assert ipad["identifiers"][0]["shared"] is True
     assert ipad["profile"]["traits"] == {"shared_identifier": "anonymous_id"}
 
     # Browsing on the iPad without logging in is filed under the device, not under mum or son.
     client.post("/v1/page", json={"anonymousId": "family-ipad", "name": "Sale"}, headers=tracker)
-    assert find(client, reader, "anonymous_id:family-ipad")["timeline"][0]["name"] == "Sale"
-    assert "Sale" not in {e["name"] for e in find(client, reader, "user_id:mum")["timeline"]}
+    assert customer(client, reader, "anonymous_id:family-ipad")["timeline"][0]["name"] == "Sale"
+    assert "Sale" not in {e["name"] for e in customer(client, reader, "user_id:mum")["timeline"]}
 
 
 def test_different_loyalty_cards_are_never_merged(
@@ -136,10 +119,10 @@ def test_different_loyalty_cards_are_never_merged(
         "/v1/identify", json={"userId": "a", "traits": {"loyalty_card": "L-2"}}, headers=tracker
     )
 
-    a = find(client, reader, "user_id:a")
-    b = find(client, reader, "user_id:b")
+    a = customer(client, reader, "user_id:a")
+    b = customer(client, reader, "user_id:b")
     assert a["profile"]["id"] != b["profile"]["id"]
-    assert find(client, reader, "loyalty_card:L2")["profile"]["id"] == b["profile"]["id"]
+    assert customer(client, reader, "loyalty_card:L2")["profile"]["id"] == b["profile"]["id"]
 
 
 def test_a_retried_message_is_recorded_once(
@@ -152,7 +135,7 @@ def test_a_retried_message_is_recorded_once(
 
     assert (first["accepted"], first["duplicates"]) == (1, 0)
     assert (again["accepted"], again["duplicates"]) == (0, 1)
-    assert len(find(client, reader, "user_id:u1")["timeline"]) == 1
+    assert len(customer(client, reader, "user_id:u1")["timeline"]) == 1
 
 
 def test_client_clock_skew_is_corrected(
@@ -177,7 +160,7 @@ def test_client_clock_skew_is_corrected(
         headers=tracker,
     )
 
-    event = find(client, reader, "user_id:skewed")["timeline"][0]
+    event = customer(client, reader, "user_id:skewed")["timeline"][0]
     happened = datetime.fromisoformat(event["timestamp"])
     assert abs((now - timedelta(seconds=10) - happened).total_seconds()) < 5
 
@@ -209,7 +192,7 @@ def test_a_batch_keeps_the_good_messages_and_reports_the_bad(
         (6, "unknown_channel"),
     ]
     assert "event name" in result["rejected"][0]["detail"]
-    assert [e["name"] for e in find(client, reader, "user_id:good")["timeline"]] == ["A"]
+    assert [e["name"] for e in customer(client, reader, "user_id:good")["timeline"]] == ["A"]
 
 
 def test_a_batch_of_only_bad_messages_is_refused(
@@ -254,7 +237,7 @@ def test_gzip_bodies_are_accepted(
     )
 
     assert response.status_code == 200, response.text
-    assert find(client, reader, "user_id:zip")["profile"]["traits"] == {"city": "Utrecht"}
+    assert customer(client, reader, "user_id:zip")["profile"]["traits"] == {"city": "Utrecht"}
 
 
 def test_a_till_key_stamps_its_channel(
@@ -278,7 +261,7 @@ def test_a_till_key_stamps_its_channel(
         headers=till,
     )
 
-    person = find(client, reader, "loyalty_card:L77")
+    person = customer(client, reader, "loyalty_card:L77")
     assert person["timeline"][0]["channel"] == "store:utrecht"
     assert person["profile"]["channels"] == ["store:utrecht"]
 
@@ -303,7 +286,7 @@ def test_traits_follow_their_merge_rules(
     identify({"city": "Delft", "first_channel": "store", "nickname": ""}, 2)
     identify({"city": "Gouda"}, 1)  # arrives late: older than the Delft update
 
-    traits = find(client, reader, "user_id:r")["profile"]["traits"]
+    traits = customer(client, reader, "user_id:r")["profile"]["traits"]
     assert traits == {"city": "Delft", "first_channel": "web", "nickname": "Jo"}
 
 
@@ -341,7 +324,7 @@ def test_the_timeline_pages_newest_first(
         for i in range(7)
     ]
     client.post("/v1/batch", json={"batch": batch}, headers=tracker)
-    person = find(client, reader, "user_id:p")["profile"]["id"]
+    person = customer(client, reader, "user_id:p")["profile"]["id"]
 
     names: list[str] = []
     cursor = None
@@ -354,3 +337,38 @@ def test_the_timeline_pages_newest_first(
             break
 
     assert names == [f"E{i}" for i in reversed(range(7))]
+
+
+def test_concurrent_batches_that_meet_the_same_new_identifiers_all_succeed(
+    client: TestClient, tracker: dict[str, str], reader: dict[str, str]
+) -> None:
+    """Eight tills send at once, each batch naming the same new devices and customers."""
+    start = threading.Barrier(8)
+    statuses: list[int] = []
+
+    def send(till: int) -> None:
+        batch = [
+            {
+                "type": "identify",
+                "anonymousId": f"fresh-dev-{i}",
+                "userId": f"cust-{i}",
+                "messageId": f"till-{till}-{i}",
+            }
+            for i in range(20)
+        ]
+        start.wait()
+        statuses.append(
+            client.post("/v1/batch", json={"batch": batch}, headers=tracker).status_code
+        )
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert statuses == [200] * 8
+    for i in range(20):
+        person = customer(client, reader, f"anonymous_id:fresh-dev-{i}")
+        assert {x["value"] for x in person["identifiers"]} == {f"fresh-dev-{i}", f"cust-{i}"}
+        assert len(person["timeline"]) == 8

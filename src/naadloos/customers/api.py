@@ -88,6 +88,16 @@ async def _json_body(request: Request, limit: int) -> tuple[Any, int]:
         raise MalformedJson(f"the request body is not valid JSON: {exc}") from exc
 
 
+def _id_cursor(cursor: str | None) -> uuid.UUID | None:
+    """The id a page ends at, from the cursor of `next_cursor`."""
+    if cursor is None:
+        return None
+    try:
+        return uuid.UUID(str(decode_cursor(cursor)))
+    except ValueError as exc:
+        raise ValidationFailed.field("cursor", "not a cursor this API issued") from exc
+
+
 def _thresholds(request: Request) -> match.Thresholds:
     settings = request.app.state.runtime.settings
     return match.Thresholds(settings.match_auto_merge_weight, settings.match_review_weight)
@@ -196,12 +206,7 @@ def timeline(
 ) -> Page[TimelineEntry]:
     """Everything the person did, newest first, in every channel."""
     person = profiles.get_person(session, person_id)
-    before = None
-    if cursor is not None:
-        try:
-            before = uuid.UUID(str(decode_cursor(cursor)))
-        except ValueError as exc:
-            raise ValidationFailed.field("cursor", "not a cursor this API issued") from exc
+    before = _id_cursor(cursor)
     events = profiles.timeline(session, person.id, limit=limit + 1, before=before)
     page = [profiles.timeline_entry(e) for e in events[:limit]]
     next_cursor = encode_cursor(str(page[-1].id)) if len(events) > limit else None
@@ -293,12 +298,7 @@ def suggestions(
 ) -> Page[SuggestionOut]:
     """Pairs of persons who may be one person, for review: accept merges them, reject keeps
     them apart for good."""
-    after = None
-    if cursor is not None:
-        try:
-            after = uuid.UUID(str(decode_cursor(cursor)))
-        except ValueError as exc:
-            raise ValidationFailed.field("cursor", "not a cursor this API issued") from exc
+    after = _id_cursor(cursor)
     rows = match.pending(session, limit + 1, after)
     page = [_suggestion_out(session, s) for s in rows[:limit]]
     next_cursor = encode_cursor(str(page[-1].id)) if len(rows) > limit else None

@@ -73,23 +73,34 @@ def _converter(column_type: Any, dialect: str) -> Convert:
 
 
 @lru_cache(maxsize=64)
-def _plan(table: Table, columns: tuple[str, ...], dialect: str) -> tuple[str, tuple[Convert, ...]]:
+def _plan(
+    table: Table, columns: tuple[str, ...], dialect: str, ignore_conflicts: bool
+) -> tuple[str, tuple[Convert, ...]]:
     mark = "?" if dialect == "sqlite" else "%s"
     names = ", ".join(f'"{c}"' for c in columns)
     marks = ", ".join([mark] * len(columns))
     # Names come from the table's own metadata, checked below; values are always parameters.
     sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'  # noqa: S608
+    if ignore_conflicts:
+        sql += " ON CONFLICT DO NOTHING"
     converters = tuple(_converter(table.c[c].type, dialect) for c in columns)
     return sql, converters
 
 
-def insert_rows(session: Session, model: type[Base], rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert `rows` (dicts with the same keys, column names) into the model's table."""
+def insert_rows(
+    session: Session,
+    model: type[Base],
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    ignore_conflicts: bool = False,
+) -> None:
+    """Insert `rows` (dicts with the same keys, column names) into the model's table; with
+    `ignore_conflicts`, rows that would violate a unique constraint are skipped."""
     if not rows:
         return
     connection = session.connection()
     dialect = connection.dialect.name
-    sql, converters = _plan(table_of(model), tuple(rows[0]), dialect)
+    sql, converters = _plan(table_of(model), tuple(rows[0]), dialect, ignore_conflicts)
     params = [
         tuple(convert(value) for convert, value in zip(converters, row.values(), strict=True))
         for row in rows

@@ -8,7 +8,7 @@ from typing import Any, cast
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
@@ -114,6 +114,17 @@ async def _database_busy(_request: Request, exc: Exception) -> JSONResponse:
     return problem_response(body, {"Retry-After": "1"})
 
 
+async def _write_conflict(_request: Request, exc: Exception) -> JSONResponse:
+    log.warning("write conflict: %s", exc)
+    body = problem_body(
+        409,
+        "write_conflict",
+        "Concurrent change",
+        "another request changed the same data at the same moment; retry",
+    )
+    return problem_response(body, {"Retry-After": "1"})
+
+
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     body = problem_body(500, "internal_error", "Internal error", "an unexpected error occurred")
@@ -125,4 +136,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OperationalError, _database_busy)
+    app.add_exception_handler(IntegrityError, _write_conflict)
     app.add_exception_handler(Exception, _unexpected)

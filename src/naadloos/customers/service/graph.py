@@ -10,13 +10,14 @@ has read, so a batch of messages costs a few queries, not a few per message.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy import delete, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from naadloos.customers.events import IdentifierMarkedShared, ProfilesMerged
@@ -36,6 +37,29 @@ from naadloos.kit.bulk import insert_rows
 from naadloos.kit.db import table_of
 from naadloos.kit.events import emit
 from naadloos.kit.ids import new_id
+
+
+def lock_identifiers(session: Session, refs: Iterable[IdentifierRef]) -> None:
+    """Serialise transactions that resolve the same identifiers: on PostgreSQL, a transaction
+    advisory lock per identifier, taken in key order so that two batches cannot deadlock. (On
+    SQLite, write transactions are serialised already by BEGIN IMMEDIATE.) Without it, two
+    batches that meet a new identifier at once would both create it."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    keys = sorted(
+        {
+            int.from_bytes(hashlib.sha256(str(r).encode()).digest()[:8], "big", signed=True)
+            for r in refs
+        }
+    )
+    if keys:
+        session.execute(
+            text(
+                "SELECT count(pg_advisory_xact_lock(k)) FROM "
+                "(SELECT unnest(CAST(:keys AS bigint[])) AS k ORDER BY k) AS ordered"
+            ),
+            {"keys": keys},
+        )
 
 
 @dataclass

@@ -128,7 +128,10 @@ def _keys(session: Session, people: dict[uuid.UUID, _Person]) -> dict[uuid.UUID,
         execution_options={"synchronize_session": False},
     )
     insert_rows(
-        session, MatchKey, [{"key": k, "person_id": pid} for pid, ks in keys.items() for k in ks]
+        session,
+        MatchKey,
+        [{"key": k, "person_id": pid} for pid, ks in keys.items() for k in ks],
+        ignore_conflicts=True,  # a concurrent refresh of the same person wrote them already
     )
     return keys
 

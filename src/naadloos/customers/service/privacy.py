@@ -24,6 +24,7 @@ from naadloos.customers.models import (
 )
 from naadloos.customers.service.profiles import get_person
 from naadloos.kit.bulk import insert_rows
+from naadloos.kit.db import present
 from naadloos.kit.events import emit, forget
 from naadloos.kit.time import utcnow
 
@@ -45,17 +46,7 @@ def any_suppressions(session: Session) -> bool:
 
 def suppressed(session: Session, digests: list[bytes]) -> set[bytes]:
     """Which of these digests belong to erased persons."""
-    found: set[bytes] = set()
-    for start in range(0, len(digests), 500):
-        found.update(
-            session.connection()
-            .execute(
-                select(Suppression.digest).where(
-                    Suppression.digest.in_(digests[start : start + 500])
-                )
-            )
-            .scalars()
-        )
+    found: set[bytes] = present(session, Suppression.digest, digests)
     return found
 
 

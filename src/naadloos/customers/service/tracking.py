@@ -27,8 +27,9 @@ from naadloos.customers.models import CustomerEvent, Person
 from naadloos.customers.schemas import RejectedMessage, TrackingMessage, TrackingResult
 from naadloos.customers.service import match, privacy
 from naadloos.customers.service import traits as trait_rules
-from naadloos.customers.service.graph import Evidence, Resolver
+from naadloos.customers.service.graph import Evidence, Resolver, lock_identifiers
 from naadloos.kit.bulk import insert_rows, update_rows
+from naadloos.kit.db import present
 from naadloos.kit.errors import NotFound
 from naadloos.kit.ids import new_id
 from naadloos.kit.time import as_utc
@@ -175,18 +176,9 @@ def _check(
 
 
 def _drop_duplicates(session: Session, batch: _Batch) -> None:
-    ids = [a.message_id for a in batch.accepted]
-    seen: set[str] = set()
-    for start in range(0, len(ids), 500):
-        seen.update(
-            session.connection()
-            .execute(
-                select(CustomerEvent.message_id).where(
-                    CustomerEvent.message_id.in_(ids[start : start + 500])
-                )
-            )
-            .scalars()
-        )
+    seen: set[str] = present(
+        session, CustomerEvent.message_id, [a.message_id for a in batch.accepted]
+    )
     fresh: list[_Accepted] = []
     for item in batch.accepted:
         if item.message_id in seen:
@@ -296,8 +288,10 @@ def _record(
     received_at: datetime,
     thresholds: match.Thresholds,
 ) -> None:
+    refs = [ref for item in accepted for ref in item.refs]
+    lock_identifiers(session, refs)
     resolver = Resolver(session)
-    resolver.preload(ref for item in accepted for ref in item.refs)
+    resolver.preload(refs)
     events: list[dict[str, Any]] = []
     touched: dict[uuid.UUID, _Touch] = {}
     for item in accepted:
