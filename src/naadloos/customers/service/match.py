@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from naadloos.customers import matching
 from naadloos.customers.identifiers import POLICIES, STRONG_TYPES, IdentifierType
 from naadloos.customers.models import Identifier, MatchKey, MatchSuggestion, Person
-from naadloos.customers.service.graph import Evidence, merge_persons
+from naadloos.customers.service.merge import Evidence, merge_persons
 from naadloos.kit.bulk import insert_rows
 from naadloos.kit.db import insert_or_nothing
 from naadloos.kit.errors import Conflict, NotFound

@@ -27,7 +27,8 @@ from naadloos.customers.models import CustomerEvent, Person
 from naadloos.customers.schemas import RejectedMessage, TrackingMessage, TrackingResult
 from naadloos.customers.service import match, privacy
 from naadloos.customers.service import traits as trait_rules
-from naadloos.customers.service.graph import Evidence, Resolver, lock_identifiers
+from naadloos.customers.service.graph import Resolver, lock_identifiers
+from naadloos.customers.service.merge import Evidence
 from naadloos.kit.bulk import insert_rows, update_rows
 from naadloos.kit.db import present
 from naadloos.kit.errors import NotFound
