@@ -372,3 +372,28 @@ def test_concurrent_batches_that_meet_the_same_new_identifiers_all_succeed(
         person = customer(client, reader, f"anonymous_id:fresh-dev-{i}")
         assert {x["value"] for x in person["identifiers"]} == {f"fresh-dev-{i}", f"cust-{i}"}
         assert len(person["timeline"]) == 8
+
+
+def test_a_number_that_joins_too_many_people_becomes_shared(
+    client: TestClient, tracker: dict[str, str], reader: dict[str, str]
+) -> None:
+    """The till types the shop's own phone number for every walk-in customer."""
+    for n in range(6):
+        client.post(
+            "/v1/page", json={"anonymousId": f"walk-in-{n}", "name": "Shop"}, headers=tracker
+        )
+        client.post(
+            "/v1/identify",
+            json={"anonymousId": f"walk-in-{n}", "traits": {"phone": "030 123 4567"}},
+            headers=tracker,
+        )
+
+    people = {
+        customer(client, reader, f"anonymous_id:walk-in-{n}")["profile"]["id"] for n in range(6)
+    }
+    shop_phone = customer(client, reader, "phone:+31301234567")
+
+    # Three merges are allowed within the window; then the number links no one any more.
+    assert len(people) == 3
+    assert shop_phone["identifiers"][0]["shared"] is True
+    assert shop_phone["profile"]["id"] not in people

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 
 import phonenumbers
@@ -78,6 +79,10 @@ class IdentifierPolicy:
     normalize: object  # Callable[[str], str]; kept as object so the dataclass stays hashable
     blocked_values: frozenset[str] = frozenset()
     blocked_patterns: tuple[re.Pattern[str], ...] = field(default=())
+    # At most this many merges through one value within the window; past it the value is
+    # shared (a shop's phone number typed in for every walk-in customer), not a bridge.
+    merge_limit: int | None = None
+    merge_window: timedelta = timedelta(days=30)
 
     def normalized(self, raw: object) -> str:
         if raw is None or isinstance(raw, bool | dict | list):
@@ -106,6 +111,7 @@ POLICIES: dict[IdentifierType, IdentifierPolicy] = {
                 re.compile(r"^(no-?reply|donotreply|geen-?email|noemail)@"),
                 re.compile(r"@(example\.(com|org|net|nl)|test\.nl|mailinator\.com)$"),
             ),
+            merge_limit=3,
         ),
         IdentifierPolicy(
             IdentifierType.PHONE,
@@ -113,12 +119,13 @@ POLICIES: dict[IdentifierType, IdentifierPolicy] = {
             False,
             _phone,
             frozenset({"+31600000000", "+31612345678", "+31201234567"}),
+            merge_limit=3,
         ),
-        IdentifierPolicy(IdentifierType.WHATSAPP, 65, False, _phone),
+        IdentifierPolicy(IdentifierType.WHATSAPP, 65, False, _phone, merge_limit=3),
         IdentifierPolicy(IdentifierType.INSTAGRAM, 50, False, _handle),
         IdentifierPolicy(IdentifierType.FACEBOOK, 50, False, _handle),
         IdentifierPolicy(IdentifierType.EXTERNAL_ID, 85, False, _opaque),
-        IdentifierPolicy(IdentifierType.RECEIPT, 20, False, _code),
+        IdentifierPolicy(IdentifierType.RECEIPT, 20, False, _code, merge_limit=1),
         IdentifierPolicy(
             IdentifierType.ANONYMOUS_ID,
             10,
@@ -127,6 +134,7 @@ POLICIES: dict[IdentifierType, IdentifierPolicy] = {
             _JUNK | {"00000000-0000-0000-0000-000000000000"},
             # Shared till and kiosk devices identify a shop, not a person.
             (re.compile(r"^(till|pos|kiosk|kassa|shared)[-_:]", re.IGNORECASE),),
+            merge_limit=5,
         ),
     )
 }

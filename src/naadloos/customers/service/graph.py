@@ -13,11 +13,11 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text, tuple_, update
+from sqlalchemy import func, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from naadloos.customers.events import IdentifierMarkedShared
@@ -32,6 +32,15 @@ from naadloos.kit.bulk import insert_rows
 from naadloos.kit.db import table_of
 from naadloos.kit.events import emit
 from naadloos.kit.ids import new_id
+
+# A link that joined two persons (not one that attached a new identifier) is recorded with
+# this prefix on its rule: `merge:same_message`, `merge:alias`.
+MERGE_RULE_PREFIX = "merge:"
+
+
+def _limit_reason(ref: IdentifierRef) -> str:
+    policy = ref.policy
+    return f"joined more than {policy.merge_limit} persons within {policy.merge_window.days} days"
 
 
 def lock_identifiers(session: Session, refs: Iterable[IdentifierRef]) -> None:
@@ -180,6 +189,17 @@ class Resolver:
                 if self._conflicts(other, {**self._strong.get(person, {}), **strong_in_message}):
                     self._share_or_skip(ref, found, "used by persons with different accounts")
                     continue
+                # A value that has joined too many persons lately (the shop's phone number typed
+                # in for every walk-in) is shared instead of joining one more.
+                if self._over_merge_limit(person_ref, evidence.at):
+                    self._share_or_skip(
+                        person_ref, self._known[person_ref], _limit_reason(person_ref)
+                    )
+                    person, person_ref = other, ref
+                    continue
+                if self._over_merge_limit(ref, evidence.at):
+                    self._share_or_skip(ref, found, _limit_reason(ref))
+                    continue
                 person = self._merge(person, other, person_ref, ref, evidence)
 
         if person is None:
@@ -192,6 +212,26 @@ class Resolver:
         if not all(r in self._known and self._known[r].shared for r in ordered):
             return None
         return self._known[ordered[0]].person_id
+
+    def _over_merge_limit(self, ref: IdentifierRef, at: datetime) -> bool:
+        """Has this identifier already joined `merge_limit` merges within its window?"""
+        limit = ref.policy.merge_limit
+        if limit is None or ref.type in STRONG_TYPES:
+            return False
+        found = self._known[ref]
+        self.flush()
+        merges = self.session.connection().execute(
+            select(func.count())
+            .select_from(IdentityLink)
+            .where(
+                (IdentityLink.to_identifier_id == found.id)
+                | (IdentityLink.from_identifier_id == found.id),
+                IdentityLink.rule.like(f"{MERGE_RULE_PREFIX}%"),
+                IdentityLink.created_at >= at - ref.policy.merge_window,
+                IdentityLink.removed_at.is_(None),
+            )
+        )
+        return int(merges.scalar_one()) >= limit
 
     def _conflicts(self, person: uuid.UUID, strong: dict[IdentifierType, str]) -> bool:
         held = self._strong.get(person, {})
@@ -297,7 +337,7 @@ class Resolver:
             merged=merged,
             via_identifier=self._known[via].id,
             bridge_identifier=self._known[bridge].id,
-            evidence=evidence,
+            evidence=replace(evidence, rule=f"{MERGE_RULE_PREFIX}{evidence.rule}"),
         )
         for known in self._known.values():
             if known.person_id == merged:
