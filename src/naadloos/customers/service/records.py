@@ -27,21 +27,6 @@ from naadloos.customers.identifiers import (
 from naadloos.customers.models import Identifier, Person
 from naadloos.kit.time import utcnow
 
-COLUMNS = (
-    "external_id",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "birth_date",
-    "street",
-    "house_number",
-    "postcode",
-    "city",
-    "region",
-    "country",
-    "loyalty_card",
-)
 TRAIT_COLUMNS = (
     "first_name",
     "last_name",
@@ -54,6 +39,7 @@ TRAIT_COLUMNS = (
     "country",
 )
 IDENTIFIER_COLUMNS = ("email", "phone", "loyalty_card")
+COLUMNS = ("external_id", *TRAIT_COLUMNS, *IDENTIFIER_COLUMNS)
 
 
 class RecordError(ValueError):
