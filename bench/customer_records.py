@@ -9,6 +9,7 @@ people who share a surname and an address, and are not one person.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -189,21 +190,38 @@ def _typo(rng: random.Random, text: str) -> str:
     return text[: i - 1] + text[i] + text[i - 1] + text[i + 1 :]  # two letters swapped
 
 
-def _person(rng: random.Random, pid: int, household: dict[str, str] | None) -> dict[str, str]:
+def _unique(taken: set[str], make: Callable[[], str]) -> str:
+    """A mailbox or phone number has one owner: draw again until it is a new one."""
+    value = make()
+    while value in taken:
+        value = make()
+    taken.add(value)
+    return value
+
+
+def _person(
+    rng: random.Random, household: dict[str, str] | None, taken: set[str]
+) -> dict[str, str]:
     born = date(1940, 1, 1) + timedelta(days=rng.randrange(365 * 65))
     first = rng.choice(FIRST)
     base = dict(household) if household else {"last_name": rng.choice(LAST), **_address(rng)}
-    local = f"{first.lower()}.{base['last_name'].replace(' ', '').lower()}{rng.randint(1, 999)}"
+    surname = base["last_name"].replace(" ", "").lower()
+    email = _unique(
+        taken, lambda: f"{first.lower()}.{surname}{rng.randint(1, 999)}@{rng.choice(MAILS)}"
+    )
+    phone = _unique(taken, lambda: f"06{rng.choice('1235')}{rng.randint(1_000_000, 9_999_999)}")
     return {
         "first_name": first,
         "birth_date": born.isoformat(),
-        "email": f"{local}@{rng.choice(MAILS)}",
-        "phone": f"06{rng.choice('1235')}{rng.randint(1_000_000, 9_999_999)}",
+        "email": email,
+        "phone": phone,
         **base,
     }
 
 
-def _copy(rng: random.Random, person: dict[str, str], first_copy: bool) -> dict[str, str]:
+def _copy(
+    rng: random.Random, person: dict[str, str], first_copy: bool, taken: set[str]
+) -> dict[str, str]:
     """A source system's version of the person."""
     values = dict(person)
     if first_copy:
@@ -229,8 +247,9 @@ def _copy(rng: random.Random, person: dict[str, str], first_copy: bool) -> dict[
         values.pop("email")
     elif roll < 0.65:
         # Another address of the same person: personal, so unique to them.
-        values["email"] = (
-            f"{values['first_name'].lower()}.{rng.randint(1000, 99999)}@{rng.choice(MAILS)}"
+        first = values["first_name"].lower()
+        values["email"] = _unique(
+            taken, lambda: f"{first}.{rng.randint(1000, 99999)}@{rng.choice(MAILS)}"
         )
     if rng.random() < 0.5:
         values.pop("phone", None)
@@ -246,6 +265,7 @@ def generate(persons: int, seed: int = 42) -> list[Record]:
     rng = random.Random(seed)
     records: list[Record] = []
     people: list[dict[str, str]] = []
+    taken: set[str] = set()
     for pid in range(persons):
         housemate = people[-1] if people and rng.random() < 0.2 else None
         household = None
@@ -253,11 +273,13 @@ def generate(persons: int, seed: int = 42) -> list[Record]:
             household = {
                 k: housemate[k] for k in ("last_name", "street", "house_number", "postcode", "city")
             }
-        person = _person(rng, pid, household)
+        person = _person(rng, household, taken)
         people.append(person)
         copies = rng.choices([1, 2, 3], weights=[5, 4, 1])[0]
         for n, source in enumerate(rng.sample(SOURCES, copies)):
-            records.append(Record(pid, source, f"{source}-{pid}-{n}", _copy(rng, person, n == 0)))
+            records.append(
+                Record(pid, source, f"{source}-{pid}-{n}", _copy(rng, person, n == 0, taken))
+            )
     rng.shuffle(records)
     return records
 
