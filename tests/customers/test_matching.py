@@ -28,6 +28,27 @@ def test_names_are_compared_as_people_write_them() -> None:
     assert matching.features_missing(levels) == ["location", "email", "phone"]
 
 
+@pytest.mark.parametrize(
+    ("one", "other", "field", "level"),
+    [
+        ("Hnek", "Hendrik", "first_name", matching.CLOSE),  # a misspelt nickname
+        ("Sannne", "Sanne", "first_name", matching.CLOSE),  # a slip in a nickname
+        ("Iirs", "Iris", "first_name", matching.CLOSE),  # two letters swapped
+        ("Maria", "Thijs", "first_name", matching.DIFFERENT),
+        ("Eva", "Iris", "first_name", matching.DIFFERENT),  # short names need more than a slip
+        ("van denHeuvel", "van den Heuvel", "last_name", matching.EXACT),
+        ("vn der Veen", "van der Veen", "last_name", matching.CLOSE),
+        ("van liet", "van Vliet", "last_name", matching.CLOSE),
+        ("van Dijk", "van Dam", "last_name", matching.DIFFERENT),
+    ],
+)
+def test_spelling_slips_in_names_are_close(one: str, other: str, field: str, level: int) -> None:
+    a = features(**{field: one})
+    b = features(**{field: other})
+
+    assert matching.compare(a, b)[field] == level
+
+
 def test_a_household_is_not_one_person() -> None:
     home = {
         "last_name": "Jansen",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from rapidfuzz.distance import JaroWinkler, Levenshtein
+from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
 # Dutch and English nicknames -> the name they stand for.
 NICKNAMES = {
@@ -91,10 +91,31 @@ def first_name(text: object) -> str:
     return NICKNAMES.get(name, name)
 
 
+def first_name_forms(text: object) -> frozenset[str]:
+    """The ways a first name may be written: as given, the name a nickname stands for, and
+    the name a misspelt nickname stands for (`Hnek` -> `hendrik`)."""
+    name = plain(text).split(" ")[0] if plain(text) else ""
+    if not name:
+        return frozenset()
+    forms = {name, NICKNAMES.get(name, name)}
+    if len(name) >= 4 and name not in NICKNAMES:
+        forms.update(
+            full
+            for nick, full in NICKNAMES.items()
+            if len(nick) >= 4 and OSA.distance(name, nick) == 1
+        )
+    return frozenset(forms)
+
+
 def last_name(text: object) -> str:
     """The surname without its particles: `van der Berg` -> `berg`."""
     words = [w for w in plain(text).split(" ") if w and w not in PARTICLES]
     return "".join(words)
+
+
+def last_name_written(text: object) -> str:
+    """The whole surname without spaces: `van denHeuvel` and `van den Heuvel` are one."""
+    return plain(text).replace(" ", "")
 
 
 def postcode(text: object) -> str:
@@ -114,6 +135,8 @@ class Features:
 
     first_name: str
     last_name: str
+    first_forms: frozenset[str]
+    last_written: str
     birth_date: date | None
     postcode: str
     street: str
@@ -127,6 +150,8 @@ class Features:
         return cls(
             first_name=first_name(traits.get("first_name")),
             last_name=last_name(traits.get("last_name")),
+            first_forms=first_name_forms(traits.get("first_name")),
+            last_written=last_name_written(traits.get("last_name")),
             birth_date=birth_date(traits.get("birth_date")),
             postcode=postcode(traits.get("postcode")),
             street=plain(traits.get("street")),
@@ -173,12 +198,33 @@ WEIGHTS: dict[str, tuple[float, float, float]] = {
 EXACT, CLOSE, DIFFERENT = 0, 1, 2
 
 
-def _names(a: str, b: str) -> int | None:
-    if not a or not b:
+def _similar(a: str, b: str) -> bool:
+    """One slip of the keyboard apart (in a name long enough to tell), or close by Jaro-Winkler."""
+    return (min(len(a), len(b)) >= 4 and OSA.distance(a, b) <= 1) or JaroWinkler.similarity(
+        a, b
+    ) >= 0.9
+
+
+def _first_names(a: Features, b: Features) -> int | None:
+    if not a.first_name or not b.first_name:
         return None
-    if a == b:
+    if a.first_name == b.first_name:
         return EXACT
-    return CLOSE if JaroWinkler.similarity(a, b) >= 0.9 else DIFFERENT
+    if a.first_forms & b.first_forms:
+        return CLOSE  # a misspelt nickname
+    same = any(_similar(x, y) for x in a.first_forms for y in b.first_forms)
+    return CLOSE if same else DIFFERENT
+
+
+def _last_names(a: Features, b: Features) -> int | None:
+    if not a.last_name or not b.last_name:
+        return None
+    if a.last_name == b.last_name or a.last_written == b.last_written:
+        return EXACT
+    if JaroWinkler.similarity(a.last_name, b.last_name) >= 0.9:
+        return CLOSE
+    # A slip in a particle (`vn der Veen`) or the space before the name (`van liet`).
+    return CLOSE if OSA.distance(a.last_written, b.last_written) <= 1 else DIFFERENT
 
 
 def _dates(a: date | None, b: date | None) -> int | None:
@@ -213,8 +259,8 @@ def _location(a: Features, b: Features) -> int | None:
 def compare(a: Features, b: Features) -> dict[str, int | None]:
     """The level of each field comparison (None: missing on a side)."""
     return {
-        "first_name": _names(a.first_name, b.first_name),
-        "last_name": _names(a.last_name, b.last_name),
+        "first_name": _first_names(a, b),
+        "last_name": _last_names(a, b),
         "birth_date": _dates(a.birth_date, b.birth_date),
         "location": _location(a, b),
         "email": _sets(a.emails, b.emails),
