@@ -24,7 +24,7 @@ from naadloos.runtime import build_runtime
 BATCH = 200
 
 
-def run(db: BenchDatabase, persons: int = 3000) -> None:
+def run(db: BenchDatabase, persons: int = 10_000) -> None:
     runtime = build_runtime(db.settings)
     with runtime.db.unit_of_work() as session:
         channels.create_channel(
