@@ -8,8 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from naadloos import migrations
+from naadloos.inventory.service import reservations
 from naadloos.kit.db import Database
 from naadloos.kit.errors import ServiceUnavailable
+from naadloos.kit.jobs import PeriodicJob
 from naadloos.kit.nats import NatsPublisher
 from naadloos.kit.outbox import Dispatcher, EventBus
 from naadloos.kit.settings import Settings
@@ -20,12 +22,24 @@ def build_bus() -> EventBus:
     return EventBus()
 
 
+def build_jobs(settings: Settings) -> list[PeriodicJob]:
+    """Every module's periodic jobs. Modules add theirs here as they land."""
+    return [
+        PeriodicJob(
+            "reservations.expire",
+            settings.reservation_sweep_seconds,
+            reservations.expire_due,
+        ),
+    ]
+
+
 @dataclass
 class Runtime:
     settings: Settings
     db: Database
     bus: EventBus
     dispatcher: Dispatcher
+    jobs: list[PeriodicJob]
 
     async def close(self) -> None:
         if self.dispatcher.publisher is not None:
@@ -46,7 +60,9 @@ def build_runtime(settings: Settings) -> Runtime:
         if settings.nats_url
         else None
     )
-    return Runtime(settings, db, bus, Dispatcher(db, bus, settings, publisher))
+    return Runtime(
+        settings, db, bus, Dispatcher(db, bus, settings, publisher), build_jobs(settings)
+    )
 
 
 def check_schema(runtime: Runtime) -> None:

@@ -13,10 +13,13 @@ from fastapi import FastAPI
 from naadloos import __version__
 from naadloos.api import docs, me, ops
 from naadloos.api.middleware import RequestContextMiddleware
+from naadloos.catalog.api import router as catalog_router
 from naadloos.channels.api import router as channels_router
 from naadloos.customers import api as customers_api
+from naadloos.inventory.api import router as inventory_router
 from naadloos.kit import problems
 from naadloos.kit.auth import KeyCache
+from naadloos.kit.jobs import run_periodically
 from naadloos.kit.settings import Settings, get_settings
 from naadloos.runtime import Runtime, build_runtime
 
@@ -49,13 +52,20 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         stop = asyncio.Event()
-        task = asyncio.create_task(rt.dispatcher.run_forever(stop)) if dispatch else None
+        tasks = (
+            [
+                asyncio.create_task(rt.dispatcher.run_forever(stop)),
+                asyncio.create_task(run_periodically(rt.db, rt.jobs, stop)),
+            ]
+            if dispatch
+            else []
+        )
         try:
             yield {}
         finally:
             stop.set()
             rt.dispatcher.notify()
-            if task is not None:
+            for task in tasks:
                 await task
             await rt.close()
 
@@ -80,4 +90,6 @@ def create_app(
     app.include_router(customers_api.tracking_router)
     app.include_router(customers_api.router)
     app.include_router(customers_api.identity_router)
+    app.include_router(catalog_router)
+    app.include_router(inventory_router)
     return app

@@ -62,10 +62,11 @@ def _checked_capabilities(kind: ChannelKind, capabilities: Iterable[Capability])
     return [c.value for c in ALL_CAPABILITIES if c in chosen]
 
 
-def get_channel(session: Session, code: str) -> Channel:
+def get_channel(session: Session, code: str, *, field: str = "code") -> Channel:
+    """The channel, or a 404 naming `field` (the caller's name for the channel code)."""
     channel = session.scalar(select(Channel).where(Channel.code == code))
     if channel is None:
-        raise ChannelNotFound(f"no channel with code {code!r}", field="code")
+        raise ChannelNotFound(f"no channel with code {code!r}", field=field)
     return channel
 
 

@@ -10,6 +10,7 @@ import uvicorn
 from naadloos import migrations
 from naadloos.cli import channels, customers, demo, keys
 from naadloos.cli.common import cli_runtime, load_settings
+from naadloos.kit.jobs import run_once, run_periodically
 from naadloos.kit.logs import configure
 from naadloos.runtime import Runtime, build_runtime, check_schema
 
@@ -78,7 +79,8 @@ def serve(
 def worker(
     once: bool = typer.Option(False, "--once", help="Deliver what is pending, then exit"),
 ) -> None:
-    """Deliver outbox events (to in-process subscribers and NATS) without serving the API."""
+    """Deliver outbox events (to in-process subscribers and NATS) and run the periodic jobs
+    (expiring reservations) without serving the API."""
     settings = load_settings()
     with cli_runtime(settings, deliver=False) as runtime:
         check_schema(runtime)
@@ -89,6 +91,9 @@ def worker(
 async def _work(runtime: Runtime, once: bool) -> None:
     try:
         if once:
+            for job in runtime.jobs:
+                done = await asyncio.to_thread(run_once, runtime.db, job)
+                typer.echo(f"{job.name}: {done}")
             delivered = await runtime.dispatcher.drain()
             typer.echo(f"delivered {delivered} events")
             return
@@ -96,7 +101,10 @@ async def _work(runtime: Runtime, once: bool) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await runtime.dispatcher.run_forever(stop)
+        await asyncio.gather(
+            runtime.dispatcher.run_forever(stop),
+            run_periodically(runtime.db, runtime.jobs, stop),
+        )
     finally:
         await runtime.close()
 

@@ -120,5 +120,6 @@ def problem_body(
         "detail": detail,
     }
     if extra:
-        body.update(extra)
+        # Details never overwrite the standard members (a `status` detail is not the status).
+        body.update({k: v for k, v in extra.items() if k not in body})
     return body

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     dispatcher_lease_seconds: float = Field(default=30.0, gt=0)
     outbox_max_attempts: int = Field(default=12, ge=1)
     outbox_retention_days: int = Field(default=7, ge=0)
+    reservation_sweep_seconds: float = Field(default=5.0, gt=0)
     idempotency_retention_hours: int = Field(default=24, ge=1)
 
     # Matching persons who share no identifier: weights in bits of evidence (ADR 0006).

@@ -1,0 +1,220 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from naadloos.catalog import service as catalog
+from naadloos.catalog.schemas import ProductOut
+from naadloos.inventory.schemas import (
+    Availability,
+    LevelOut,
+    LocationCreate,
+    LocationKind,
+    LocationOut,
+    MovementCreate,
+    MovementOut,
+    ReservationCreate,
+    ReservationOut,
+    SafetyStockIn,
+    SafetyStockOut,
+)
+from naadloos.inventory.service import availability as atp
+from naadloos.inventory.service import ledger, locations, reservations
+from naadloos.kit.auth import Principal, require
+from naadloos.kit.http import IDEMPOTENT, TransactionalRoute, get_session
+from naadloos.kit.pagination import Page, PageParams, page_params
+from naadloos.kit.problems import RESPONSES
+
+router = APIRouter(tags=["inventory"], route_class=TransactionalRoute, responses=RESPONSES)
+
+READ = Depends(require("inventory:read"))
+WRITE = require("inventory:write")
+
+
+@router.post("/v1/locations", status_code=status.HTTP_201_CREATED, dependencies=[IDEMPOTENT])
+def create_location(
+    data: LocationCreate,
+    response: Response,
+    principal: Principal = Depends(WRITE),
+    session: Session = Depends(get_session),
+) -> LocationOut:
+    """A store, warehouse, pickup point or locker, with what it does (sell, ship, pickup,
+    returns)."""
+    location = locations.create_location(session, data)
+    response.headers["Location"] = f"/v1/locations/{location.code}"
+    return LocationOut.model_validate(location)
+
+
+@router.get("/v1/locations", dependencies=[READ])
+def list_locations(
+    kind: LocationKind | None = None,
+    page: PageParams = Depends(page_params),
+    session: Session = Depends(get_session),
+) -> Page[LocationOut]:
+    rows, cursor = locations.list_locations(session, page, kind=kind)
+    return Page[LocationOut](
+        items=[LocationOut.model_validate(r) for r in rows], next_cursor=cursor
+    )
+
+
+@router.get("/v1/locations/{code}", dependencies=[READ])
+def get_location(code: str, session: Session = Depends(get_session)) -> LocationOut:
+    return LocationOut.model_validate(locations.get_location(session, code))
+
+
+@router.post("/v1/stock/movements", status_code=status.HTTP_201_CREATED, dependencies=[IDEMPOTENT])
+def record_movement(
+    data: MovementCreate,
+    response: Response,
+    principal: Principal = Depends(WRITE),
+    session: Session = Depends(get_session),
+) -> MovementOut:
+    """Record a receipt, sale, return, adjustment, count, transfer or damage. A till's sale is
+    recorded even below zero (and flagged); with a `reference` it is recorded once (a repeat
+    answers 200 with `replayed: true`)."""
+    movement = ledger.record_movement(session, data, channel=principal.channel, by=principal.name)
+    if movement.replayed:
+        response.status_code = status.HTTP_200_OK
+    return movement
+
+
+@router.get("/v1/stock/movements", dependencies=[READ])
+def list_movements(
+    sku: str | None = None,
+    location: str | None = None,
+    flagged: bool | None = Query(None, description="true: what drove stock below zero"),
+    page: PageParams = Depends(page_params),
+    session: Session = Depends(get_session),
+) -> Page[MovementOut]:
+    """The ledger, oldest first."""
+    items, cursor = ledger.list_movements(
+        session, page, sku=sku, location=location, flagged=flagged
+    )
+    return Page[MovementOut](items=items, next_cursor=cursor)
+
+
+@router.get("/v1/stock/levels", dependencies=[READ])
+def list_levels(
+    sku: str | None = None,
+    location: str | None = None,
+    negative: bool = Query(False, description="Only levels below zero: to reconcile"),
+    page: PageParams = Depends(page_params),
+    session: Session = Depends(get_session),
+) -> Page[LevelOut]:
+    items, cursor = ledger.list_levels(session, page, sku=sku, location=location, negative=negative)
+    return Page[LevelOut](items=items, next_cursor=cursor)
+
+
+@router.put("/v1/stock/safety")
+def set_safety_stock(
+    data: SafetyStockIn,
+    principal: Principal = Depends(WRITE),
+    session: Session = Depends(get_session),
+) -> SafetyStockOut:
+    """Units a channel leaves alone at every location (0 removes it)."""
+    return ledger.set_safety_stock(session, data)
+
+
+@router.post(
+    "/v1/reservations",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[IDEMPOTENT],
+    responses={409: {"description": "`insufficient_stock`, with `available`"}},
+)
+def create_reservation(
+    data: ReservationCreate,
+    response: Response,
+    principal: Principal = Depends(WRITE),
+    session: Session = Depends(get_session),
+) -> ReservationOut:
+    """Hold stock for `ttl_seconds`: every line or none. Too little stock answers 409
+    `insufficient_stock` with the quantity that is available."""
+    reservation = reservations.reserve(session, data, by=principal.name)
+    response.headers["Location"] = f"/v1/reservations/{reservation.id}"
+    return reservation
+
+
+@router.get("/v1/reservations/{reservation_id}", dependencies=[READ])
+def get_reservation(
+    reservation_id: uuid.UUID, session: Session = Depends(get_session)
+) -> ReservationOut:
+    return reservations.reservation_out(
+        session, reservations.get_reservation(session, reservation_id)
+    )
+
+
+@router.post("/v1/reservations/{reservation_id}/release", dependencies=[Depends(WRITE)])
+def release_reservation(
+    reservation_id: uuid.UUID, session: Session = Depends(get_session)
+) -> ReservationOut:
+    """Give the units back (a hold or an allocation)."""
+    return reservations.release(session, reservation_id)
+
+
+@router.post("/v1/reservations/{reservation_id}/allocate", dependencies=[Depends(WRITE)])
+def allocate_reservation(
+    reservation_id: uuid.UUID, session: Session = Depends(get_session)
+) -> ReservationOut:
+    """Turn a hold into an allocation for an order; it no longer expires."""
+    return reservations.allocate(session, reservation_id)
+
+
+@router.post("/v1/reservations/{reservation_id}/fulfil")
+def fulfil_reservation(
+    reservation_id: uuid.UUID,
+    principal: Principal = Depends(WRITE),
+    session: Session = Depends(get_session),
+) -> ReservationOut:
+    """The allocated goods left the location: recorded as a sale in the ledger."""
+    return reservations.fulfil(session, reservation_id, by=principal.name)
+
+
+@router.get("/v1/availability", dependencies=[READ])
+def get_availability(
+    sku: str = Query(max_length=64),
+    channel: str = Query(max_length=100),
+    near: str | None = Query(
+        None, description="`lat,lon`: sort by distance", examples=["52.09,5.12"]
+    ),
+    radius_km: float | None = Query(None, gt=0, le=20_000),
+    session: Session = Depends(get_session),
+) -> Availability:
+    """Available to promise for `channel` at each location, the distance, and whether the
+    customer can collect it there, with the total."""
+    point = atp.parse_near(near) if near is not None else None
+    return atp.availability(session, sku, channel, near=point, radius_km=radius_km)
+
+
+class ScannedProduct(BaseModel):
+    """What a store associate sees after scanning a barcode."""
+
+    sku: str
+    gtin: str | None
+    product: ProductOut
+    availability: Availability
+
+
+@router.get(
+    "/v1/products/by-gtin/{gtin}",
+    dependencies=[READ, Depends(require("catalog:read"))],
+    tags=["catalog"],
+)
+def product_by_gtin(
+    gtin: str,
+    channel: str = Query(
+        "web", max_length=100, description="Whose price and availability: the scanner's store"
+    ),
+    session: Session = Depends(get_session),
+) -> ScannedProduct:
+    """The barcode scanner in the store: product details, the price and where it is available."""
+    variant = catalog.variant_by_gtin(session, gtin)
+    product = catalog.product_out(session, catalog.product_of(session, variant), channel=channel)
+    return ScannedProduct(
+        sku=variant.sku,
+        gtin=variant.gtin,
+        product=product,
+        availability=atp.availability(session, variant.sku, channel),
+    )

@@ -1,0 +1,1 @@
+"""Inventory use cases, split by concern. Services flush; the request or job boundary commits."""

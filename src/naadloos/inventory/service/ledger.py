@@ -1,0 +1,459 @@
+"""The stock ledger and the figures it keeps. Every change of a (sku, location) goes through
+`change`: one conditional UPDATE ... RETURNING in the caller's transaction, never a read, a check
+in Python and a write (DESIGN rule 4). Callers that touch several rows do so in key order
+(sku, location id), so concurrent transactions wait for each other instead of deadlocking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Update, select, update
+from sqlalchemy.orm import Session
+
+from naadloos.catalog import service as catalog
+from naadloos.channels import service as channels
+from naadloos.inventory.events import BackInStock, OutOfStock, StockChanged
+from naadloos.inventory.models import Location, SafetyStock, StockLevel, StockMovement
+from naadloos.inventory.schemas import (
+    LevelOut,
+    MovementCreate,
+    MovementKind,
+    MovementOut,
+    SafetyStockIn,
+    SafetyStockOut,
+)
+from naadloos.inventory.service import locations
+from naadloos.kit.db import insert_or_nothing, table_of
+from naadloos.kit.errors import ValidationFailed
+from naadloos.kit.events import emit
+from naadloos.kit.ids import new_id
+from naadloos.kit.pagination import PageParams, decode_cursor, encode_cursor, paginate
+from naadloos.kit.time import utcnow
+
+ALL_SKUS = "*"
+LEVELS = table_of(StockLevel)
+
+
+@dataclass(frozen=True)
+class Figures:
+    on_hand: int
+    reserved: int
+    allocated: int
+    damaged: int
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved - self.allocated
+
+
+def _update(
+    sku: str,
+    location: Location,
+    *,
+    at: datetime | None,
+    on_hand: int,
+    reserved: int,
+    allocated: int,
+    damaged: int,
+) -> Update:
+    return (
+        update(LEVELS)
+        .where(LEVELS.c.sku == sku, LEVELS.c.location_id == location.id)
+        .values(
+            on_hand=LEVELS.c.on_hand + on_hand,
+            reserved=LEVELS.c.reserved + reserved,
+            allocated=LEVELS.c.allocated + allocated,
+            damaged=LEVELS.c.damaged + damaged,
+            updated_at=at or utcnow(),
+        )
+        .returning(LEVELS.c.on_hand, LEVELS.c.reserved, LEVELS.c.allocated, LEVELS.c.damaged)
+    )
+
+
+def change(
+    session: Session,
+    sku: str,
+    location: Location,
+    *,
+    cause: str,
+    reference: str | None = None,
+    on_hand: int = 0,
+    reserved: int = 0,
+    allocated: int = 0,
+    damaged: int = 0,
+    at: datetime | None = None,
+) -> Figures:
+    """Apply the changes to the figures of `sku` at `location` atomically and announce them."""
+    stmt = _update(
+        sku,
+        location,
+        at=at,
+        on_hand=on_hand,
+        reserved=reserved,
+        allocated=allocated,
+        damaged=damaged,
+    )
+    row = session.execute(stmt).first()
+    if row is None:
+        _ensure_level(session, sku, location.id)
+        row = session.execute(stmt).one()
+    after = Figures(*row)
+    _announce(
+        session,
+        sku,
+        location,
+        after,
+        available_change=on_hand - reserved - allocated,
+        cause=cause,
+        reference=reference,
+    )
+    return after
+
+
+def hold(
+    session: Session,
+    sku: str,
+    location: Location,
+    quantity: int,
+    *,
+    safety: int,
+    reference: str,
+    at: datetime,
+) -> Figures | None:
+    """Reserve `quantity` units only if that many are available beyond `safety`: one
+    conditional UPDATE. None if not."""
+    stmt = _update(
+        sku, location, at=at, on_hand=0, reserved=quantity, allocated=0, damaged=0
+    ).where(LEVELS.c.on_hand - LEVELS.c.reserved - LEVELS.c.allocated - safety >= quantity)
+    row = session.execute(stmt).first()
+    if row is None:
+        return None
+    after = Figures(*row)
+    _announce(
+        session,
+        sku,
+        location,
+        after,
+        available_change=-quantity,
+        cause="reserved",
+        reference=reference,
+    )
+    return after
+
+
+def _announce(
+    session: Session,
+    sku: str,
+    location: Location,
+    after: Figures,
+    *,
+    available_change: int,
+    cause: str,
+    reference: str | None,
+) -> None:
+    emit(
+        session,
+        StockChanged(
+            sku=sku,
+            location=location.code,
+            on_hand=after.on_hand,
+            reserved=after.reserved,
+            allocated=after.allocated,
+            damaged=after.damaged,
+            available=after.available,
+            cause=cause,
+            reference=reference,
+        ),
+    )
+    before = after.available - available_change
+    if before > 0 >= after.available:
+        emit(session, OutOfStock(sku=sku, location=location.code))
+    elif before <= 0 < after.available:
+        emit(session, BackInStock(sku=sku, location=location.code, available=after.available))
+
+
+def _ensure_level(session: Session, sku: str, location_id: int) -> None:
+    insert_or_nothing(
+        session,
+        StockLevel,
+        {
+            "sku": sku,
+            "location_id": location_id,
+            "on_hand": 0,
+            "reserved": 0,
+            "allocated": 0,
+            "damaged": 0,
+            "updated_at": utcnow(),
+        },
+        StockLevel.sku,
+    )
+
+
+def figures(session: Session, sku: str, location_id: int) -> Figures:
+    row = session.execute(
+        select(LEVELS.c.on_hand, LEVELS.c.reserved, LEVELS.c.allocated, LEVELS.c.damaged).where(
+            LEVELS.c.sku == sku, LEVELS.c.location_id == location_id
+        )
+    ).first()
+    return Figures(*row) if row else Figures(0, 0, 0, 0)
+
+
+# -- movements --------------------------------------------------------------------------------
+
+# What a movement of `quantity` units does to on hand and damaged.
+_EFFECT = {
+    MovementKind.RECEIPT: (1, 0),
+    MovementKind.RETURN: (1, 0),
+    MovementKind.TRANSFER_IN: (1, 0),
+    MovementKind.SALE: (-1, 0),
+    MovementKind.TRANSFER_OUT: (-1, 0),
+    MovementKind.DAMAGE: (-1, 1),
+    MovementKind.ADJUSTMENT: (1, 0),
+}
+
+
+def checked_sku(session: Session, sku: str, field: str) -> None:
+    if not catalog.known_skus(session, [sku]):
+        raise ValidationFailed.field(field, f"no variant with SKU {sku!r}")
+
+
+def record_movement(
+    session: Session, data: MovementCreate, *, channel: str | None, by: str | None
+) -> MovementOut:
+    """Record a fact about stock. Facts are never refused for lack of stock: a till's sale of
+    goods that already left the shop is kept even below zero, and flagged for reconciliation.
+    With a `reference`, sending the same movement again records nothing new."""
+    checked_sku(session, data.sku, "sku")
+    location = locations.resolve(session, [(data.location, "location")])[data.location]
+    now = utcnow()
+    row = {
+        "id": new_id(),
+        "sku": data.sku,
+        "location_id": location.id,
+        "kind": data.kind.value,
+        "quantity": 0,
+        "damaged_change": 0,
+        "on_hand_after": None,
+        "flagged": False,
+        "reference": data.reference,
+        "channel": channel,
+        "note": data.note,
+        "created_at": now,
+        "created_by": by,
+    }
+    if insert_or_nothing(session, StockMovement, row, StockMovement.id) is None:
+        earlier = session.scalars(
+            select(StockMovement).where(
+                StockMovement.location_id == location.id,
+                StockMovement.kind == data.kind.value,
+                StockMovement.reference == data.reference,
+                StockMovement.sku == data.sku,
+            )
+        ).one()
+        return movement_out(earlier, location.code, replayed=True)
+    if data.kind is MovementKind.COUNT:
+        _ensure_level(session, data.sku, location.id)
+        current = session.execute(
+            select(LEVELS.c.on_hand)
+            .where(LEVELS.c.sku == data.sku, LEVELS.c.location_id == location.id)
+            .with_for_update()
+        ).scalar_one()
+        on_hand_change, damaged_change = data.quantity - current, 0
+    else:
+        sign, damaged_sign = _EFFECT[data.kind]
+        on_hand_change, damaged_change = sign * data.quantity, damaged_sign * data.quantity
+    after = change(
+        session,
+        data.sku,
+        location,
+        cause=data.kind.value,
+        reference=data.reference,
+        on_hand=on_hand_change,
+        damaged=damaged_change,
+        at=now,
+    )
+    flagged = after.on_hand < 0
+    session.execute(
+        update(table_of(StockMovement))
+        .where(table_of(StockMovement).c.id == row["id"])
+        .values(
+            quantity=on_hand_change,
+            damaged_change=damaged_change,
+            on_hand_after=after.on_hand,
+            flagged=flagged,
+        )
+    )
+    stored = StockMovement(**{**row, "quantity": on_hand_change, "flagged": flagged})
+    stored.damaged_change, stored.on_hand_after = damaged_change, after.on_hand
+    return movement_out(stored, location.code)
+
+
+def record_fulfilment(
+    session: Session,
+    sku: str,
+    location: Location,
+    quantity: int,
+    *,
+    reference: str,
+    channel: str | None,
+    by: str | None,
+    at: datetime,
+) -> None:
+    """Allocated units left the location: on hand and allocated go down together."""
+    after = change(
+        session,
+        sku,
+        location,
+        cause=MovementKind.SALE.value,
+        reference=reference,
+        on_hand=-quantity,
+        allocated=-quantity,
+        at=at,
+    )
+    session.add(
+        StockMovement(
+            id=new_id(),
+            sku=sku,
+            location_id=location.id,
+            kind=MovementKind.SALE.value,
+            quantity=-quantity,
+            damaged_change=0,
+            on_hand_after=after.on_hand,
+            flagged=after.on_hand < 0,
+            reference=reference,
+            channel=channel,
+            note="fulfilled reservation",
+            created_at=at,
+            created_by=by,
+        )
+    )
+    session.flush()
+
+
+def movement_out(m: StockMovement, location: str, *, replayed: bool = False) -> MovementOut:
+    return MovementOut(
+        id=m.id,
+        kind=MovementKind(m.kind),
+        sku=m.sku,
+        location=location,
+        quantity=m.quantity,
+        damaged_change=m.damaged_change,
+        on_hand_after=m.on_hand_after,
+        flagged=m.flagged,
+        reference=m.reference,
+        channel=m.channel,
+        note=m.note,
+        created_at=m.created_at,
+        created_by=m.created_by,
+        replayed=replayed,
+    )
+
+
+def list_movements(
+    session: Session,
+    page: PageParams,
+    *,
+    sku: str | None,
+    location: str | None,
+    flagged: bool | None,
+) -> tuple[list[MovementOut], str | None]:
+    """The ledger, oldest first; `flagged=true` lists what drove stock below zero."""
+    stmt = select(StockMovement)
+    if sku is not None:
+        stmt = stmt.where(StockMovement.sku == sku)
+    if location is not None:
+        stmt = stmt.where(
+            StockMovement.location_id
+            == locations.get_location(session, location, field="location").id
+        )
+    if flagged is not None:
+        stmt = stmt.where(StockMovement.flagged.is_(flagged))
+    rows, cursor = paginate(session, stmt, StockMovement.id, page)
+    codes = _codes(session, {m.location_id for m in rows})
+    return [movement_out(m, codes[m.location_id]) for m in rows], cursor
+
+
+def _codes(session: Session, ids: set[int]) -> dict[int, str]:
+    return dict(
+        session.execute(select(Location.id, Location.code).where(Location.id.in_(ids))).all()
+    )
+
+
+# -- levels -----------------------------------------------------------------------------------
+
+
+def list_levels(
+    session: Session,
+    page: PageParams,
+    *,
+    sku: str | None,
+    location: str | None,
+    negative: bool = False,
+) -> tuple[list[LevelOut], str | None]:
+    """Figures per (sku, location), by SKU then location code."""
+    stmt = select(StockLevel, Location.code).join(Location, Location.id == StockLevel.location_id)
+    if sku is not None:
+        stmt = stmt.where(StockLevel.sku == sku)
+    if location is not None:
+        stmt = stmt.where(Location.code == location)
+    if negative:
+        stmt = stmt.where(StockLevel.on_hand < 0)
+    if page.cursor is not None:
+        after_sku, after_code = decode_cursor(page.cursor)
+        stmt = stmt.where(
+            (StockLevel.sku > after_sku)
+            | ((StockLevel.sku == after_sku) & (Location.code > after_code))
+        )
+    rows = session.execute(stmt.order_by(StockLevel.sku, Location.code).limit(page.limit + 1)).all()
+    out = [
+        LevelOut(
+            sku=level.sku,
+            location=code,
+            on_hand=level.on_hand,
+            reserved=level.reserved,
+            allocated=level.allocated,
+            damaged=level.damaged,
+            available=level.on_hand - level.reserved - level.allocated,
+            updated_at=level.updated_at,
+        )
+        for level, code in rows[: page.limit]
+    ]
+    cursor = encode_cursor([out[-1].sku, out[-1].location]) if len(rows) > page.limit else None
+    return out, cursor
+
+
+# -- safety stock -----------------------------------------------------------------------------
+
+
+def set_safety_stock(session: Session, data: SafetyStockIn) -> SafetyStockOut:
+    """Units `channel` leaves alone at every location, for one SKU or (no SKU) for all."""
+    channels.get_channel(session, data.channel, field="channel")
+    if data.sku is not None:
+        checked_sku(session, data.sku, "sku")
+    key = data.sku or ALL_SKUS
+    existing = session.get(SafetyStock, (data.channel, key))
+    if data.quantity == 0:
+        if existing is not None:
+            session.delete(existing)
+    elif existing is None:
+        session.add(
+            SafetyStock(channel=data.channel, sku=key, quantity=data.quantity, updated_at=utcnow())
+        )
+    else:
+        existing.quantity, existing.updated_at = data.quantity, utcnow()
+    session.flush()
+    return SafetyStockOut(channel=data.channel, sku=data.sku, quantity=data.quantity)
+
+
+def safety_for(session: Session, channel: str, skus: set[str]) -> dict[str, int]:
+    """The safety stock of `channel` for each SKU (0 where none is set)."""
+    rows = dict(
+        session.execute(
+            select(SafetyStock.sku, SafetyStock.quantity).where(
+                SafetyStock.channel == channel, SafetyStock.sku.in_([*sorted(skus), ALL_SKUS])
+            )
+        ).all()
+    )
+    default = rows.get(ALL_SKUS, 0)
+    return {sku: rows.get(sku, default) for sku in skus}

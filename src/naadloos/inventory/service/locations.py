@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from naadloos.channels import service as channels
+from naadloos.inventory.models import Location
+from naadloos.inventory.schemas import (
+    DEFAULT_LOCATION_CAPABILITIES,
+    LocationCapability,
+    LocationCreate,
+    LocationKind,
+)
+from naadloos.kit.errors import AlreadyExists, NotFound, ValidationFailed
+from naadloos.kit.pagination import PageParams, paginate
+from naadloos.kit.time import utcnow
+
+
+class LocationNotFound(NotFound):
+    code = "location_not_found"
+    title = "Location not found"
+
+
+class LocationExists(AlreadyExists):
+    code = "location_exists"
+    title = "Location already exists"
+
+
+def create_location(session: Session, data: LocationCreate) -> Location:
+    if session.scalar(select(Location.id).where(Location.code == data.code)) is not None:
+        raise LocationExists(f"a location with code {data.code!r} exists", field="code")
+    if data.channel is not None:
+        channels.get_channel(session, data.channel, field="channel")
+    capabilities = (
+        DEFAULT_LOCATION_CAPABILITIES[data.kind] if data.capabilities is None else data.capabilities
+    )
+    if data.kind in (LocationKind.PICKUP_POINT, LocationKind.LOCKER) and (
+        LocationCapability.SELL in capabilities
+    ):
+        raise ValidationFailed.field("capabilities", f"a {data.kind} does not sell")
+    location = Location(
+        code=data.code,
+        name=data.name,
+        kind=data.kind.value,
+        address=data.address.model_dump(),
+        latitude=data.latitude,
+        longitude=data.longitude,
+        opening_hours=data.opening_hours,
+        capabilities=[c.value for c in LocationCapability if c in set(capabilities)],
+        channel=data.channel,
+        active=True,
+        created_at=utcnow(),
+    )
+    session.add(location)
+    session.flush()
+    return location
+
+
+def get_location(session: Session, code: str, *, field: str = "code") -> Location:
+    location = session.scalar(select(Location).where(Location.code == code))
+    if location is None:
+        raise LocationNotFound(f"no location with code {code!r}", field=field)
+    return location
+
+
+def list_locations(
+    session: Session, page: PageParams, *, kind: LocationKind | None = None
+) -> tuple[list[Location], str | None]:
+    stmt = select(Location)
+    if kind is not None:
+        stmt = stmt.where(Location.kind == kind.value)
+    rows, cursor = paginate(session, stmt, Location.code, page)
+    return list(rows), cursor
+
+
+def resolve(session: Session, codes: Iterable[tuple[str, str]]) -> dict[str, Location]:
+    """Active locations by code for (code, field) pairs; a 422 naming the field of an unknown
+    or inactive one."""
+    wanted = list(codes)
+    found = {
+        loc.code: loc
+        for loc in session.scalars(
+            select(Location).where(Location.code.in_(sorted({c for c, _ in wanted})))
+        )
+    }
+    for code, field in wanted:
+        location = found.get(code)
+        if location is None:
+            raise ValidationFailed.field(field, f"no location with code {code!r}")
+        if not location.active:
+            raise ValidationFailed.field(field, f"location {code!r} is closed")
+    return found

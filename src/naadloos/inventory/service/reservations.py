@@ -1,0 +1,374 @@
+"""Holds on stock with a time to live. A reservation's lines are held all or none: each line is
+one conditional UPDATE in key order (sku, location id) in the request's transaction, and a line
+that finds too little raises, so the transaction rolls back every line before it."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from naadloos.channels import service as channels
+from naadloos.inventory.models import Location, Reservation, ReservationLine
+from naadloos.inventory.schemas import (
+    ReservationCreate,
+    ReservationLineOut,
+    ReservationOut,
+    ReservationStatus,
+)
+from naadloos.inventory.service import ledger, locations
+from naadloos.kit.db import table_of
+from naadloos.kit.errors import Conflict, NotFound
+from naadloos.kit.ids import new_id
+from naadloos.kit.time import utcnow
+
+RESERVATIONS = table_of(Reservation)
+
+
+class InsufficientStock(Conflict):
+    code = "insufficient_stock"
+    title = "Insufficient stock"
+
+
+class ReservationNotFound(NotFound):
+    code = "reservation_not_found"
+    title = "Reservation not found"
+
+
+class ReservationClosed(Conflict):
+    code = "reservation_closed"
+    title = "The reservation can no longer change this way"
+
+
+def reserve(
+    session: Session, data: ReservationCreate, *, by: str | None, at: datetime | None = None
+) -> ReservationOut:
+    now = at or utcnow()
+    channels.get_channel(session, data.channel, field="channel")
+    lines = data.all_lines()
+    prefix = "lines" if data.lines is not None else "body"
+    for i, line in enumerate(lines):
+        field = f"{prefix}.{i}.sku" if data.lines is not None else "sku"
+        ledger.checked_sku(session, line.sku, field)
+    places = locations.resolve(
+        session,
+        [
+            (line.location, f"{prefix}.{i}.location" if data.lines is not None else "location")
+            for i, line in enumerate(lines)
+        ],
+    )
+    wanted: dict[tuple[str, int], int] = defaultdict(int)  # the same place twice is one hold
+    for line in lines:
+        wanted[(line.sku, places[line.location].id)] += line.qty
+    by_id = {loc.id: loc for loc in places.values()}
+    safety = ledger.safety_for(session, data.channel, {sku for sku, _ in wanted})
+    reservation = Reservation(
+        id=new_id(),
+        channel=data.channel,
+        status=ReservationStatus.HELD.value,
+        reference=data.reference,
+        expires_at=now + timedelta(seconds=data.ttl_seconds),
+        created_at=now,
+        updated_at=now,
+        created_by=by,
+    )
+    held: set[tuple[str, int]] = set()
+    for sku, location_id in sorted(wanted):  # key order: no deadlocks between reservations
+        _hold(
+            session,
+            sku,
+            by_id[location_id],
+            wanted[(sku, location_id)],
+            safety=safety[sku],
+            reference=str(reservation.id),
+            now=now,
+            held=frozenset(held),
+        )
+        held.add((sku, location_id))
+    session.add(reservation)
+    session.flush()
+    session.add_all(
+        ReservationLine(
+            reservation_id=reservation.id, line=n, sku=sku, location_id=loc, quantity=qty
+        )
+        for n, ((sku, loc), qty) in enumerate(sorted(wanted.items()))
+    )
+    session.flush()
+    return reservation_out(session, reservation)
+
+
+def _hold(
+    session: Session,
+    sku: str,
+    location: Location,
+    qty: int,
+    *,
+    safety: int,
+    reference: str,
+    now: datetime,
+    held: frozenset[tuple[str, int]],
+) -> None:
+    def attempt() -> ledger.Figures | None:
+        return ledger.hold(session, sku, location, qty, safety=safety, reference=reference, at=now)
+
+    if attempt() is not None:
+        return
+    # Holds that expired but were not swept yet do not count against a new one.
+    expired = expire_due(session, at=now, key=(sku, location.id), held=held)
+    if expired and attempt() is not None:
+        return
+    current = ledger.figures(session, sku, location.id)
+    available = max(0, current.available - safety)
+    raise InsufficientStock(
+        f"{available} of {sku!r} available at {location.code!r}, {qty} asked",
+        sku=sku,
+        location=location.code,
+        requested=qty,
+        available=available,
+    )
+
+
+def get_reservation(session: Session, reservation_id: uuid.UUID) -> Reservation:
+    reservation = session.get(Reservation, reservation_id)
+    if reservation is None:
+        raise ReservationNotFound(f"no reservation {reservation_id}", field="id")
+    return reservation
+
+
+def _lines(session: Session, reservation_id: uuid.UUID) -> list[tuple[ReservationLine, Location]]:
+    return [
+        (line, loc)
+        for line, loc in session.execute(
+            select(ReservationLine, Location)
+            .join(Location, Location.id == ReservationLine.location_id)
+            .where(ReservationLine.reservation_id == reservation_id)
+            .order_by(ReservationLine.sku, ReservationLine.location_id)
+        )
+    ]
+
+
+def reservation_out(session: Session, r: Reservation) -> ReservationOut:
+    return ReservationOut(
+        id=r.id,
+        channel=r.channel,
+        status=ReservationStatus(r.status),
+        reference=r.reference,
+        expires_at=r.expires_at,
+        lines=[
+            ReservationLineOut(sku=line.sku, location=loc.code, qty=line.quantity)
+            for line, loc in _lines(session, r.id)
+        ],
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+    )
+
+
+def _move(
+    session: Session,
+    reservation_id: uuid.UUID,
+    *,
+    to: ReservationStatus,
+    allowed: tuple[ReservationStatus, ...],
+    now: datetime,
+    not_expired: bool = False,
+) -> ReservationStatus:
+    """Claim the status change with one conditional UPDATE, so that of a release, an expiry and
+    an allocation racing for the same reservation exactly one wins. Returns the status before."""
+    reservation = get_reservation(session, reservation_id)
+    for status in allowed:
+        condition = [
+            RESERVATIONS.c.id == reservation_id,
+            RESERVATIONS.c.status == status.value,
+        ]
+        if not_expired:
+            condition.append(RESERVATIONS.c.expires_at > now)
+        claimed = session.execute(
+            update(RESERVATIONS)
+            .where(*condition)
+            .values(status=to.value, updated_at=now)
+            .returning(RESERVATIONS.c.id)
+        ).first()
+        if claimed is not None:
+            session.refresh(reservation)
+            return status
+    session.refresh(reservation)
+    if (
+        not_expired
+        and reservation.status == ReservationStatus.HELD
+        and reservation.expires_at <= now
+    ):
+        raise ReservationClosed(
+            f"reservation {reservation_id} expired at {reservation.expires_at.isoformat()}",
+            reservation_status="expired",
+        )
+    raise ReservationClosed(
+        f"reservation {reservation_id} is {reservation.status}; it cannot become {to}",
+        reservation_status=reservation.status,
+    )
+
+
+def release(
+    session: Session, reservation_id: uuid.UUID, *, at: datetime | None = None
+) -> ReservationOut:
+    """Give the units back: a hold (a cart emptied) or an allocation (an order cancelled)."""
+    now = at or utcnow()
+    was = _move(
+        session,
+        reservation_id,
+        to=ReservationStatus.RELEASED,
+        allowed=(ReservationStatus.HELD, ReservationStatus.ALLOCATED),
+        now=now,
+    )
+    for line, loc in _lines(session, reservation_id):
+        if was is ReservationStatus.HELD:
+            changes = {"reserved": -line.quantity}
+        else:
+            changes = {"allocated": -line.quantity}
+        ledger.change(
+            session,
+            line.sku,
+            loc,
+            cause="released",
+            reference=str(reservation_id),
+            at=now,
+            **changes,
+        )
+    return reservation_out(session, get_reservation(session, reservation_id))
+
+
+def allocate(
+    session: Session, reservation_id: uuid.UUID, *, at: datetime | None = None
+) -> ReservationOut:
+    """Turn a hold into an allocation (an order placed): it no longer expires."""
+    now = at or utcnow()
+    _move(
+        session,
+        reservation_id,
+        to=ReservationStatus.ALLOCATED,
+        allowed=(ReservationStatus.HELD,),
+        now=now,
+        not_expired=True,
+    )
+    for line, loc in _lines(session, reservation_id):
+        ledger.change(
+            session,
+            line.sku,
+            loc,
+            cause="allocated",
+            reference=str(reservation_id),
+            reserved=-line.quantity,
+            allocated=line.quantity,
+            at=now,
+        )
+    return reservation_out(session, get_reservation(session, reservation_id))
+
+
+def fulfil(
+    session: Session, reservation_id: uuid.UUID, *, by: str | None, at: datetime | None = None
+) -> ReservationOut:
+    """The allocated goods left the location (shipped or collected): a sale in the ledger."""
+    now = at or utcnow()
+    reservation = get_reservation(session, reservation_id)
+    _move(
+        session,
+        reservation_id,
+        to=ReservationStatus.FULFILLED,
+        allowed=(ReservationStatus.ALLOCATED,),
+        now=now,
+    )
+    for line, loc in _lines(session, reservation_id):
+        ledger.record_fulfilment(
+            session,
+            line.sku,
+            loc,
+            line.quantity,
+            reference=str(reservation_id),
+            channel=reservation.channel,
+            by=by,
+            at=now,
+        )
+    return reservation_out(session, get_reservation(session, reservation_id))
+
+
+def expire_due(
+    session: Session,
+    *,
+    at: datetime | None = None,
+    limit: int = 500,
+    key: tuple[str, int] | None = None,
+    held: frozenset[tuple[str, int]] = frozenset(),
+) -> int:
+    """Release holds whose time is up; returns how many expired. The sweeper job calls it with
+    no `key`. A reservation that finds too little at `key` calls it for the expired holds there,
+    while it holds the rows `held` and those before `key`: it then expires only reservations
+    whose rows it can take without leaving key order, so no two transactions wait on each other
+    in a circle."""
+    now = at or utcnow()
+    stmt = select(Reservation.id).where(
+        Reservation.status == ReservationStatus.HELD.value, Reservation.expires_at <= now
+    )
+    if key is not None:
+        stmt = stmt.where(
+            Reservation.id.in_(
+                select(ReservationLine.reservation_id).where(
+                    ReservationLine.sku == key[0], ReservationLine.location_id == key[1]
+                )
+            )
+        )
+    due = list(
+        session.scalars(
+            stmt.order_by(Reservation.id).limit(limit).with_for_update(skip_locked=True)
+        )
+    )
+    if not due:
+        return 0
+    lines: dict[uuid.UUID, list[ReservationLine]] = defaultdict(list)
+    for line in session.scalars(
+        select(ReservationLine).where(ReservationLine.reservation_id.in_(due))
+    ):
+        lines[line.reservation_id].append(line)
+    if key is not None:
+        due = [
+            r
+            for r in due
+            if all(
+                (ln.sku, ln.location_id) in held or (ln.sku, ln.location_id) >= key
+                for ln in lines[r]
+            )
+        ]
+    changes: dict[tuple[str, int], int] = defaultdict(int)
+    expired = 0
+    for reservation_id in due:
+        claimed = session.execute(
+            update(RESERVATIONS)
+            .where(
+                RESERVATIONS.c.id == reservation_id,
+                RESERVATIONS.c.status == ReservationStatus.HELD.value,
+            )
+            .values(status=ReservationStatus.EXPIRED.value, updated_at=now)
+            .returning(RESERVATIONS.c.id)
+        ).first()
+        if claimed is None:
+            continue
+        expired += 1
+        for line in lines[reservation_id]:
+            changes[(line.sku, line.location_id)] += line.quantity
+    places = {
+        loc.id: loc
+        for loc in session.scalars(
+            select(Location).where(Location.id.in_({loc for _, loc in changes}))
+        )
+    }
+    for sku, location_id in sorted(changes):
+        ledger.change(
+            session,
+            sku,
+            places[location_id],
+            cause="expired",
+            reserved=-changes[(sku, location_id)],
+            at=now,
+        )
+    return expired

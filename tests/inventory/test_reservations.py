@@ -1,0 +1,195 @@
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from naadloos.inventory.schemas import ReservationCreate
+from naadloos.inventory.service import reservations
+from naadloos.kit.models import OutboxEvent
+from naadloos.kit.time import utcnow
+from naadloos.runtime import Runtime
+from tests.inventory.conftest import level, move
+
+
+def reserve(client: TestClient, key: dict[str, str], **body: Any) -> Any:
+    return client.post("/v1/reservations", json={"channel": "web", **body}, headers=key)
+
+
+def test_a_hold_lowers_what_is_available(client: TestClient, shop: dict[str, str]) -> None:
+    move(client, shop, "receipt", "JAS-M", "store:utrecht", 3)
+
+    response = reserve(client, shop, sku="JAS-M", location="store:utrecht", qty=2, ttl_seconds=600)
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["status"] == "held"
+    assert body["lines"] == [{"sku": "JAS-M", "location": "store:utrecht", "qty": 2}]
+    figures = level(client, shop, "JAS-M", "store:utrecht")
+    assert (figures["on_hand"], figures["reserved"], figures["available"]) == (3, 2, 1)
+
+
+def test_too_little_stock_is_a_409_with_what_is_available(
+    client: TestClient, shop: dict[str, str]
+) -> None:
+    move(client, shop, "receipt", "JAS-M", "store:utrecht", 3)
+    reserve(client, shop, sku="JAS-M", location="store:utrecht", qty=2)
+
+    response = reserve(client, shop, sku="JAS-M", location="store:utrecht", qty=2)
+
+    assert response.status_code == 409
+    problem = response.json()
+    assert problem["code"] == "insufficient_stock"
+    assert (problem["available"], problem["requested"]) == (1, 2)
+    assert problem["sku"] == "JAS-M"
+    assert problem["location"] == "store:utrecht"
+
+
+def test_several_lines_are_held_all_or_none(client: TestClient, shop: dict[str, str]) -> None:
+    move(client, shop, "receipt", "JAS-M", "store:utrecht", 5)
+    move(client, shop, "receipt", "JAS-L", "store:utrecht", 1)
+
+    response = reserve(
+        client,
+        shop,
+        lines=[
+            {"sku": "JAS-M", "location": "store:utrecht", "qty": 2},
+            {"sku": "JAS-L", "location": "store:utrecht", "qty": 2},
+        ],
+    )
+
+    assert response.status_code == 409
+    assert response.json()["sku"] == "JAS-L"
+    assert level(client, shop, "JAS-M", "store:utrecht")["reserved"] == 0
+
+
+def test_release_allocate_and_fulfil(client: TestClient, shop: dict[str, str]) -> None:
+    move(client, shop, "receipt", "JAS-M", "store:utrecht", 5)
+    cart = reserve(client, shop, sku="JAS-M", location="store:utrecht", qty=2).json()
+    order = reserve(client, shop, sku="JAS-M", location="store:utrecht", qty=1).json()
+
+    released = client.post(f"/v1/reservations/{cart['id']}/release", headers=shop)
+    allocated = client.post(f"/v1/reservations/{order['id']}/allocate", headers=shop)
+
+    assert released.json()["status"] == "released"
+    assert allocated.json()["status"] == "allocated"
+    figures = level(client, shop, "JAS-M", "store:utrecht")
+    assert (figures["reserved"], figures["allocated"], figures["available"]) == (0, 1, 4)
+
+    shipped = client.post(f"/v1/reservations/{order['id']}/fulfil", headers=shop)
+
+    assert shipped.json()["status"] == "fulfilled"
+    figures = level(client, shop, "JAS-M", "store:utrecht")
+    assert (figures["on_hand"], figures["allocated"], figures["available"]) == (4, 0, 4)
+    again = client.post(f"/v1/reservations/{cart['id']}/release", headers=shop)
+    assert (again.status_code, again.json()["code"]) == (409, "reservation_closed")
+
+
+def test_holds_expire_and_the_sweeper_gives_the_units_back(
+    client: TestClient, shop: dict[str, str], runtime: Runtime
+) -> None:
+    move(client, shop, "receipt", "JAS-M", "store:utrecht", 2)
+    hold = reserve(client, shop, sku="JAS-M", location="store:utrecht", qty=2, ttl_seconds=60)
+
+    with runtime.db.unit_of_work() as session:
+        assert reservations.expire_due(session) == 0  # not yet
+        assert reservations.expire_due(session, at=utcnow() + timedelta(seconds=61)) == 1
+
+    assert (
+        client.get(f"/v1/reservations/{hold.json()['id']}", headers=shop).json()["status"]
+        == "expired"
+    )
+    assert level(client, shop, "JAS-M", "store:utrecht")["reserved"] == 0
+    late = client.post(f"/v1/reservations/{hold.json()['id']}/allocate", headers=shop)
+    assert late.status_code == 409
+
+
+def test_an_expired_hold_that_was_not_swept_yet_does_not_block(
+    client: TestClient, shop: dict[str, str], runtime: Runtime
+) -> None:
+    move(client, shop, "receipt", "JAS-M", "store:utrecht", 1)
+    with runtime.db.unit_of_work() as session:
+        reservations.reserve(
+            session,
+            ReservationCreate(
+                channel="web", sku="JAS-M", location="store:utrecht", qty=1, ttl_seconds=1
+            ),
+            by="test",
+            at=utcnow() - timedelta(seconds=5),
+        )
+
+    response = reserve(client, shop, sku="JAS-M", location="store:utrecht", qty=1)
+
+    assert response.status_code == 201, response.text
+    assert level(client, shop, "JAS-M", "store:utrecht")["reserved"] == 1
+
+
+def test_safety_stock_holds_units_back_from_one_channel(
+    client: TestClient, shop: dict[str, str]
+) -> None:
+    move(client, shop, "receipt", "JAS-M", "store:utrecht", 3)
+    safety = client.put("/v1/stock/safety", json={"channel": "web", "quantity": 2}, headers=shop)
+    assert safety.status_code == 200, safety.text
+
+    web = reserve(client, shop, sku="JAS-M", location="store:utrecht", qty=2)
+    app = client.post(
+        "/v1/reservations",
+        json={"channel": "app", "sku": "JAS-M", "location": "store:utrecht", "qty": 2},
+        headers=shop,
+    )
+
+    assert (web.status_code, web.json()["available"]) == (409, 1)
+    assert app.status_code == 201
+
+
+def test_bad_reservations_name_the_field(client: TestClient, shop: dict[str, str]) -> None:
+    move(client, shop, "receipt", "JAS-M", "store:utrecht", 3)
+    cases = [
+        ({"sku": "NOPE", "location": "store:utrecht", "qty": 1}, "sku"),
+        ({"sku": "JAS-M", "location": "store:nowhere", "qty": 1}, "location"),
+        ({"sku": "JAS-M", "location": "store:utrecht", "qty": 0}, "qty"),
+        ({"sku": "JAS-M", "location": "store:utrecht", "qty": 1, "channel": "nope"}, "channel"),
+        (
+            {
+                "lines": [
+                    {"sku": "JAS-M", "location": "store:utrecht", "qty": 1},
+                    {"sku": "X", "location": "store:utrecht", "qty": 1},
+                ]
+            },
+            "lines.1.sku",
+        ),
+    ]
+    for body, field in cases:
+        response = reserve(client, shop, **body)
+        assert 400 <= response.status_code < 500, body
+        assert field in response.text, response.text
+    assert level(client, shop, "JAS-M", "store:utrecht")["reserved"] == 0
+    missing = client.get(f"/v1/reservations/{uuid.uuid4()}", headers=shop)
+    assert missing.json()["code"] == "reservation_not_found"
+
+
+def test_stock_changes_are_events_and_crossing_zero_says_so(
+    client: TestClient, shop: dict[str, str], runtime: Runtime
+) -> None:
+    move(client, shop, "receipt", "JAS-M", "store:utrecht", 1)
+    hold = reserve(client, shop, sku="JAS-M", location="store:utrecht", qty=1).json()
+    client.post(f"/v1/reservations/{hold['id']}/release", headers=shop)
+
+    with runtime.db.unit_of_work(write=False) as session:
+        events = session.execute(
+            select(OutboxEvent.name, OutboxEvent.payload).order_by(OutboxEvent.occurred_at)
+        ).all()
+    stock = [
+        (n, p.get("cause")) for n, p in events if n in ("StockChanged", "OutOfStock", "BackInStock")
+    ]
+    assert stock == [
+        ("StockChanged", "receipt"),
+        ("BackInStock", None),
+        ("StockChanged", "reserved"),
+        ("OutOfStock", None),
+        ("StockChanged", "released"),
+        ("BackInStock", None),
+    ]
