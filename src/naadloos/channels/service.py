@@ -6,7 +6,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -60,6 +60,14 @@ def _checked_capabilities(kind: ChannelKind, capabilities: Iterable[Capability])
             "capabilities", f"{names} needs a physical place; a {kind} channel cannot offer it"
         )
     return [c.value for c in ALL_CAPABILITIES if c in chosen]
+
+
+_EXISTS = select(Channel.id).where(Channel.code == bindparam("code"))
+
+
+def channel_exists(session: Session, code: str) -> bool:
+    """A cheap check for hot paths (a cached statement, no ORM objects)."""
+    return session.connection().execute(_EXISTS, {"code": code}).first() is not None
 
 
 def get_channel(session: Session, code: str, *, field: str = "code") -> Channel:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import uuid
 
 from fastapi import APIRouter, Depends, Query, Response, status
@@ -172,7 +173,7 @@ def fulfil_reservation(
     return reservations.fulfil(session, reservation_id, by=principal.name)
 
 
-@router.get("/v1/availability", dependencies=[READ])
+@router.get("/v1/availability", dependencies=[READ], response_model=Availability)
 def get_availability(
     sku: str = Query(max_length=64),
     channel: str = Query(max_length=100),
@@ -181,11 +182,13 @@ def get_availability(
     ),
     radius_km: float | None = Query(None, gt=0, le=20_000),
     session: Session = Depends(get_session),
-) -> Availability:
+) -> Response:
     """Available to promise for `channel` at each location, the distance, and whether the
     customer can collect it there, with the total."""
     point = atp.parse_near(near) if near is not None else None
-    return atp.availability(session, sku, channel, near=point, radius_km=radius_km)
+    found = atp.availability(session, sku, channel, near=point, radius_km=radius_km)
+    # Plain data built by the service from stored rows: serialised once, not validated again.
+    return Response(json.dumps(found, separators=(",", ":")), media_type="application/json")
 
 
 class ScannedProduct(BaseModel):
@@ -216,5 +219,5 @@ def product_by_gtin(
         sku=variant.sku,
         gtin=variant.gtin,
         product=product,
-        availability=atp.availability(session, variant.sku, channel),
+        availability=Availability.model_validate(atp.availability(session, variant.sku, channel)),
     )

@@ -61,19 +61,23 @@ class Envelope:
         }
 
 
+_INSERT = insert(table_of(OutboxEvent))  # built once; each event binds its values
+
+
 def emit(session: Session, event: Event) -> uuid.UUID:
     """Record `event` in the outbox as part of the session's transaction. Returns its id."""
     now = utcnow()
     event_id = new_id()
     session.execute(
-        insert(table_of(OutboxEvent)).values(
-            event_id=event_id,
-            name=event.event_name(),
-            payload=event.model_dump(mode="json"),
-            occurred_at=now,
-            available_at=now,
-            attempts=0,
-        )
+        _INSERT,
+        {
+            "event_id": event_id,
+            "name": event.event_name(),
+            "payload": event.model_dump(mode="json"),
+            "occurred_at": now,
+            "available_at": now,
+            "attempts": 0,
+        },
     )
     session.info[EVENTS_WRITTEN] = True
     return event_id

@@ -4,22 +4,19 @@ allocated - the channel's safety stock, never below zero."""
 from __future__ import annotations
 
 import math
+from typing import TypedDict
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from naadloos.channels import service as channels
-from naadloos.inventory.models import Location, StockLevel
-from naadloos.inventory.schemas import (
-    Availability,
-    LocationAvailability,
-    LocationCapability,
-    LocationKind,
-)
+from naadloos.inventory.models import Location, SafetyStock, StockLevel
+from naadloos.inventory.schemas import LocationCapability
 from naadloos.inventory.service import ledger
 from naadloos.kit.errors import ValidationFailed
 
 EARTH_RADIUS_KM = 6371.0088
+PICKUP, SHIP = LocationCapability.PICKUP.value, LocationCapability.SHIP.value
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -41,6 +38,50 @@ def parse_near(near: str) -> tuple[float, float]:
     return lat, lon
 
 
+# Built once: the hot path binds values into cached statements and skips the ORM.
+_SAFETY = select(
+    select(SafetyStock.quantity)
+    .where(SafetyStock.channel == bindparam("channel"), SafetyStock.sku == bindparam("sku"))
+    .scalar_subquery(),
+    select(SafetyStock.quantity)
+    .where(SafetyStock.channel == bindparam("channel"), SafetyStock.sku == ledger.ALL_SKUS)
+    .scalar_subquery(),
+)
+_ROWS = (
+    select(
+        Location.code,
+        Location.name,
+        Location.kind,
+        Location.latitude,
+        Location.longitude,
+        Location.capabilities,
+        StockLevel.on_hand - StockLevel.reserved - StockLevel.allocated,
+    )
+    .join(StockLevel, StockLevel.location_id == Location.id)
+    .where(StockLevel.sku == bindparam("sku"), Location.active.is_(True))
+)
+
+
+class LocationRow(TypedDict):
+    location: str
+    name: str
+    kind: str
+    available: int
+    distance_km: float | None
+    pickup: bool
+    ship: bool
+
+
+class AvailabilityRows(TypedDict):
+    """The shape of `schemas.Availability`, as plain data: the hot path builds and serialises
+    it without model objects (the response model documents it)."""
+
+    sku: str
+    channel: str
+    total: int
+    locations: list[LocationRow]
+
+
 def availability(
     session: Session,
     sku: str,
@@ -48,26 +89,18 @@ def availability(
     *,
     near: tuple[float, float] | None = None,
     radius_km: float | None = None,
-) -> Availability:
-    ledger.checked_sku(session, sku, "sku")
-    channels.get_channel(session, channel, field="channel")
+) -> AvailabilityRows:
     if radius_km is not None and near is None:
         raise ValidationFailed.field("radius_km", "a radius needs `near`")
-    safety = ledger.safety_for(session, channel, {sku})[sku]
-    rows = session.execute(
-        select(
-            Location.code,
-            Location.name,
-            Location.kind,
-            Location.latitude,
-            Location.longitude,
-            Location.capabilities,
-            StockLevel.on_hand - StockLevel.reserved - StockLevel.allocated,
-        )
-        .join(StockLevel, StockLevel.location_id == Location.id)
-        .where(StockLevel.sku == sku, Location.active.is_(True))
-    ).all()
-    places: list[LocationAvailability] = []
+    if not channels.channel_exists(session, channel):
+        channels.get_channel(session, channel, field="channel")  # raises the 404
+    connection = session.connection()
+    own, every = connection.execute(_SAFETY, {"channel": channel, "sku": sku}).one()
+    safety = own if own is not None else (every or 0)
+    rows = connection.execute(_ROWS, {"sku": sku}).all()
+    if not rows:  # stock rows exist for catalog SKUs only (a foreign key): is this one known?
+        ledger.checked_sku(session, sku, "sku")
+    places: list[LocationRow] = []
     for code, name, kind, lat, lon, capabilities, free in rows:
         distance = None
         if near is not None:
@@ -78,17 +111,20 @@ def availability(
                 continue
         available = max(0, free - safety)
         places.append(
-            LocationAvailability(
-                location=code,
-                name=name,
-                kind=LocationKind(kind),
-                available=available,
-                distance_km=distance,
-                pickup=available > 0 and LocationCapability.PICKUP in capabilities,
-                ship=available > 0 and LocationCapability.SHIP in capabilities,
-            )
+            {
+                "location": code,
+                "name": name,
+                "kind": kind,
+                "available": available,
+                "distance_km": distance,
+                "pickup": available > 0 and PICKUP in capabilities,
+                "ship": available > 0 and SHIP in capabilities,
+            }
         )
-    places.sort(key=lambda p: (p.distance_km or 0.0, p.location))
-    return Availability(
-        sku=sku, channel=channel, total=sum(p.available for p in places), locations=places
-    )
+    places.sort(key=lambda p: (p["distance_km"] or 0.0, p["location"]))
+    return {
+        "sku": sku,
+        "channel": channel,
+        "total": sum(p["available"] for p in places),
+        "locations": places,
+    }

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Update, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from naadloos.catalog import service as catalog
@@ -24,6 +24,7 @@ from naadloos.inventory.schemas import (
     SafetyStockOut,
 )
 from naadloos.inventory.service import locations
+from naadloos.inventory.service.locations import Place
 from naadloos.kit.db import insert_or_nothing, table_of
 from naadloos.kit.errors import ValidationFailed
 from naadloos.kit.events import emit
@@ -47,34 +48,37 @@ class Figures:
         return self.on_hand - self.reserved - self.allocated
 
 
-def _update(
-    sku: str,
-    location: Location,
-    *,
-    at: datetime | None,
-    on_hand: int,
-    reserved: int,
-    allocated: int,
-    damaged: int,
-) -> Update:
-    return (
-        update(LEVELS)
-        .where(LEVELS.c.sku == sku, LEVELS.c.location_id == location.id)
-        .values(
-            on_hand=LEVELS.c.on_hand + on_hand,
-            reserved=LEVELS.c.reserved + reserved,
-            allocated=LEVELS.c.allocated + allocated,
-            damaged=LEVELS.c.damaged + damaged,
-            updated_at=at or utcnow(),
-        )
-        .returning(LEVELS.c.on_hand, LEVELS.c.reserved, LEVELS.c.allocated, LEVELS.c.damaged)
+_FIGURES = (LEVELS.c.on_hand, LEVELS.c.reserved, LEVELS.c.allocated, LEVELS.c.damaged)
+# Built once; each change binds its values. `_HOLD` only changes a row with enough available.
+_CHANGE = (
+    update(LEVELS)
+    .where(LEVELS.c.sku == bindparam("k_sku"), LEVELS.c.location_id == bindparam("k_location"))
+    .values(
+        on_hand=LEVELS.c.on_hand + bindparam("d_on_hand"),
+        reserved=LEVELS.c.reserved + bindparam("d_reserved"),
+        allocated=LEVELS.c.allocated + bindparam("d_allocated"),
+        damaged=LEVELS.c.damaged + bindparam("d_damaged"),
+        updated_at=bindparam("at"),
     )
+    .returning(*_FIGURES)
+)
+_HOLD = (
+    update(LEVELS)
+    .where(
+        LEVELS.c.sku == bindparam("k_sku"),
+        LEVELS.c.location_id == bindparam("k_location"),
+        LEVELS.c.on_hand - LEVELS.c.reserved - LEVELS.c.allocated - bindparam("safety")
+        >= bindparam("need"),
+    )
+    .values(reserved=LEVELS.c.reserved + bindparam("need"), updated_at=bindparam("at"))
+    .returning(*_FIGURES)
+)
 
 
 def change(
     session: Session,
     sku: str,
-    location: Location,
+    location: Place,
     *,
     cause: str,
     reference: str | None = None,
@@ -85,19 +89,20 @@ def change(
     at: datetime | None = None,
 ) -> Figures:
     """Apply the changes to the figures of `sku` at `location` atomically and announce them."""
-    stmt = _update(
-        sku,
-        location,
-        at=at,
-        on_hand=on_hand,
-        reserved=reserved,
-        allocated=allocated,
-        damaged=damaged,
-    )
-    row = session.execute(stmt).first()
+    values = {
+        "k_sku": sku,
+        "k_location": location.id,
+        "d_on_hand": on_hand,
+        "d_reserved": reserved,
+        "d_allocated": allocated,
+        "d_damaged": damaged,
+        "at": at or utcnow(),
+    }
+    connection = session.connection()
+    row = connection.execute(_CHANGE, values).first()
     if row is None:
         _ensure_level(session, sku, location.id)
-        row = session.execute(stmt).one()
+        row = connection.execute(_CHANGE, values).one()
     after = Figures(*row)
     _announce(
         session,
@@ -114,7 +119,7 @@ def change(
 def hold(
     session: Session,
     sku: str,
-    location: Location,
+    location: Place,
     quantity: int,
     *,
     safety: int,
@@ -123,10 +128,14 @@ def hold(
 ) -> Figures | None:
     """Reserve `quantity` units only if that many are available beyond `safety`: one
     conditional UPDATE. None if not."""
-    stmt = _update(
-        sku, location, at=at, on_hand=0, reserved=quantity, allocated=0, damaged=0
-    ).where(LEVELS.c.on_hand - LEVELS.c.reserved - LEVELS.c.allocated - safety >= quantity)
-    row = session.execute(stmt).first()
+    row = (
+        session.connection()
+        .execute(
+            _HOLD,
+            {"k_sku": sku, "k_location": location.id, "safety": safety, "need": quantity, "at": at},
+        )
+        .first()
+    )
     if row is None:
         return None
     after = Figures(*row)
@@ -145,7 +154,7 @@ def hold(
 def _announce(
     session: Session,
     sku: str,
-    location: Location,
+    location: Place,
     after: Figures,
     *,
     available_change: int,
@@ -292,7 +301,7 @@ def record_movement(
 def record_fulfilment(
     session: Session,
     sku: str,
-    location: Location,
+    location: Place,
     quantity: int,
     *,
     reference: str,
@@ -446,14 +455,18 @@ def set_safety_stock(session: Session, data: SafetyStockIn) -> SafetyStockOut:
     return SafetyStockOut(channel=data.channel, sku=data.sku, quantity=data.quantity)
 
 
+_SAFETY = select(SafetyStock.sku, SafetyStock.quantity).where(
+    SafetyStock.channel == bindparam("channel"),
+    SafetyStock.sku.in_(bindparam("skus", expanding=True)),
+)
+
+
 def safety_for(session: Session, channel: str, skus: set[str]) -> dict[str, int]:
     """The safety stock of `channel` for each SKU (0 where none is set)."""
     rows = dict(
-        session.execute(
-            select(SafetyStock.sku, SafetyStock.quantity).where(
-                SafetyStock.channel == channel, SafetyStock.sku.in_([*sorted(skus), ALL_SKUS])
-            )
-        ).all()
+        session.connection()
+        .execute(_SAFETY, {"channel": channel, "skus": [*sorted(skus), ALL_SKUS]})
+        .all()
     )
     default = rows.get(ALL_SKUS, 0)
     return {sku: rows.get(sku, default) for sku in skus}

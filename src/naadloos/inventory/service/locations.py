@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from naadloos.channels import service as channels
@@ -75,20 +76,31 @@ def list_locations(
     return list(rows), cursor
 
 
-def resolve(session: Session, codes: Iterable[tuple[str, str]]) -> dict[str, Location]:
+class Place(NamedTuple):
+    """What the ledger needs of a location."""
+
+    id: int
+    code: str
+
+
+_BY_CODES = select(Location.id, Location.code, Location.active).where(
+    Location.code.in_(bindparam("codes", expanding=True))
+)
+
+
+def resolve(session: Session, codes: Iterable[tuple[str, str]]) -> dict[str, Place]:
     """Active locations by code for (code, field) pairs; a 422 naming the field of an unknown
     or inactive one."""
     wanted = list(codes)
     found = {
-        loc.code: loc
-        for loc in session.scalars(
-            select(Location).where(Location.code.in_(sorted({c for c, _ in wanted})))
+        code: (Place(id_, code), active)
+        for id_, code, active in session.connection().execute(
+            _BY_CODES, {"codes": sorted({c for c, _ in wanted})}
         )
     }
     for code, field in wanted:
-        location = found.get(code)
-        if location is None:
+        if code not in found:
             raise ValidationFailed.field(field, f"no location with code {code!r}")
-        if not location.active:
+        if not found[code][1]:
             raise ValidationFailed.field(field, f"location {code!r} is closed")
-    return found
+    return {code: place for code, (place, _) in found.items()}

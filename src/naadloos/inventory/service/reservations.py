@@ -8,7 +8,7 @@ import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from naadloos.channels import service as channels
@@ -20,6 +20,7 @@ from naadloos.inventory.schemas import (
     ReservationStatus,
 )
 from naadloos.inventory.service import ledger, locations
+from naadloos.inventory.service.locations import Place
 from naadloos.kit.db import table_of
 from naadloos.kit.errors import Conflict, NotFound
 from naadloos.kit.ids import new_id
@@ -43,73 +44,104 @@ class ReservationClosed(Conflict):
     title = "The reservation can no longer change this way"
 
 
+_INSERT_RESERVATION = insert(RESERVATIONS)
+_INSERT_LINE = insert(table_of(ReservationLine))
+
+
 def reserve(
     session: Session, data: ReservationCreate, *, by: str | None, at: datetime | None = None
 ) -> ReservationOut:
     now = at or utcnow()
-    channels.get_channel(session, data.channel, field="channel")
+    if not channels.channel_exists(session, data.channel):
+        channels.get_channel(session, data.channel, field="channel")  # raises the 404
     lines = data.all_lines()
-    prefix = "lines" if data.lines is not None else "body"
-    for i, line in enumerate(lines):
-        field = f"{prefix}.{i}.sku" if data.lines is not None else "sku"
-        ledger.checked_sku(session, line.sku, field)
+    many = data.lines is not None
+
+    def field(i: int, name: str) -> str:
+        return f"lines.{i}.{name}" if many else name
+
     places = locations.resolve(
-        session,
-        [
-            (line.location, f"{prefix}.{i}.location" if data.lines is not None else "location")
-            for i, line in enumerate(lines)
-        ],
+        session, [(line.location, field(i, "location")) for i, line in enumerate(lines)]
     )
     wanted: dict[tuple[str, int], int] = defaultdict(int)  # the same place twice is one hold
-    for line in lines:
+    first_line: dict[str, int] = {}
+    for i, line in enumerate(lines):
         wanted[(line.sku, places[line.location].id)] += line.qty
-    by_id = {loc.id: loc for loc in places.values()}
-    safety = ledger.safety_for(session, data.channel, {sku for sku, _ in wanted})
-    reservation = Reservation(
-        id=new_id(),
-        channel=data.channel,
-        status=ReservationStatus.HELD.value,
-        reference=data.reference,
-        expires_at=now + timedelta(seconds=data.ttl_seconds),
-        created_at=now,
-        updated_at=now,
-        created_by=by,
-    )
+        first_line.setdefault(line.sku, i)
+    by_id = {place.id: place for place in places.values()}
+    safety = ledger.safety_for(session, data.channel, set(first_line))
+    reservation_id = new_id()
     held: set[tuple[str, int]] = set()
-    for sku, location_id in sorted(wanted):  # key order: no deadlocks between reservations
+    # Key order: concurrent reservations wait for each other, never in a circle. A line that
+    # fails raises, and the request's transaction rolls back the lines held before it.
+    for sku, location_id in sorted(wanted):
         _hold(
             session,
             sku,
             by_id[location_id],
             wanted[(sku, location_id)],
             safety=safety[sku],
-            reference=str(reservation.id),
+            reference=str(reservation_id),
             now=now,
             held=frozenset(held),
+            field=field(first_line[sku], "sku"),
         )
         held.add((sku, location_id))
-    session.add(reservation)
-    session.flush()
-    session.add_all(
-        ReservationLine(
-            reservation_id=reservation.id, line=n, sku=sku, location_id=loc, quantity=qty
-        )
-        for n, ((sku, loc), qty) in enumerate(sorted(wanted.items()))
+    expires_at = now + timedelta(seconds=data.ttl_seconds)
+    connection = session.connection()
+    connection.execute(
+        _INSERT_RESERVATION,
+        {
+            "id": reservation_id,
+            "channel": data.channel,
+            "status": ReservationStatus.HELD.value,
+            "reference": data.reference,
+            "expires_at": expires_at,
+            "created_at": now,
+            "updated_at": now,
+            "created_by": by,
+        },
     )
-    session.flush()
-    return reservation_out(session, reservation)
+    keys = sorted(wanted)
+    connection.execute(
+        _INSERT_LINE,
+        [
+            {
+                "reservation_id": reservation_id,
+                "line": n,
+                "sku": sku,
+                "location_id": loc,
+                "quantity": wanted[(sku, loc)],
+            }
+            for n, (sku, loc) in enumerate(keys)
+        ],
+    )
+    return ReservationOut(
+        id=reservation_id,
+        channel=data.channel,
+        status=ReservationStatus.HELD,
+        reference=data.reference,
+        expires_at=expires_at,
+        lines=[
+            ReservationLineOut(sku=sku, location=by_id[loc].code, qty=wanted[(sku, loc)])
+            for sku, loc in keys
+        ],
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def _hold(
     session: Session,
     sku: str,
-    location: Location,
+    location: Place,
     qty: int,
     *,
     safety: int,
     reference: str,
     now: datetime,
     held: frozenset[tuple[str, int]],
+    field: str,
 ) -> None:
     def attempt() -> ledger.Figures | None:
         return ledger.hold(session, sku, location, qty, safety=safety, reference=reference, at=now)
@@ -120,6 +152,8 @@ def _hold(
     expired = expire_due(session, at=now, key=(sku, location.id), held=held)
     if expired and attempt() is not None:
         return
+    # Stock rows exist for catalog SKUs only (a foreign key): an unknown one is bad input.
+    ledger.checked_sku(session, sku, field)
     current = ledger.figures(session, sku, location.id)
     available = max(0, current.available - safety)
     raise InsufficientStock(
@@ -138,15 +172,19 @@ def get_reservation(session: Session, reservation_id: uuid.UUID) -> Reservation:
     return reservation
 
 
-def _lines(session: Session, reservation_id: uuid.UUID) -> list[tuple[ReservationLine, Location]]:
+_LINES = (
+    select(ReservationLine.sku, ReservationLine.quantity, Location.id, Location.code)
+    .join(Location, Location.id == ReservationLine.location_id)
+    .where(ReservationLine.reservation_id == bindparam("rid"))
+    .order_by(ReservationLine.sku, ReservationLine.location_id)
+)
+
+
+def _lines(session: Session, reservation_id: uuid.UUID) -> list[tuple[str, int, Place]]:
+    """(sku, quantity, place) of each line, in key order."""
     return [
-        (line, loc)
-        for line, loc in session.execute(
-            select(ReservationLine, Location)
-            .join(Location, Location.id == ReservationLine.location_id)
-            .where(ReservationLine.reservation_id == reservation_id)
-            .order_by(ReservationLine.sku, ReservationLine.location_id)
-        )
+        (sku, qty, Place(loc_id, code))
+        for sku, qty, loc_id, code in session.connection().execute(_LINES, {"rid": reservation_id})
     ]
 
 
@@ -158,8 +196,8 @@ def reservation_out(session: Session, r: Reservation) -> ReservationOut:
         reference=r.reference,
         expires_at=r.expires_at,
         lines=[
-            ReservationLineOut(sku=line.sku, location=loc.code, qty=line.quantity)
-            for line, loc in _lines(session, r.id)
+            ReservationLineOut(sku=sku, location=place.code, qty=qty)
+            for sku, qty, place in _lines(session, r.id)
         ],
         created_at=r.created_at,
         updated_at=r.updated_at,
@@ -222,15 +260,12 @@ def release(
         allowed=(ReservationStatus.HELD, ReservationStatus.ALLOCATED),
         now=now,
     )
-    for line, loc in _lines(session, reservation_id):
-        if was is ReservationStatus.HELD:
-            changes = {"reserved": -line.quantity}
-        else:
-            changes = {"allocated": -line.quantity}
+    for sku, qty, place in _lines(session, reservation_id):
+        changes = {"reserved" if was is ReservationStatus.HELD else "allocated": -qty}
         ledger.change(
             session,
-            line.sku,
-            loc,
+            sku,
+            place,
             cause="released",
             reference=str(reservation_id),
             at=now,
@@ -252,15 +287,15 @@ def allocate(
         now=now,
         not_expired=True,
     )
-    for line, loc in _lines(session, reservation_id):
+    for sku, qty, place in _lines(session, reservation_id):
         ledger.change(
             session,
-            line.sku,
-            loc,
+            sku,
+            place,
             cause="allocated",
             reference=str(reservation_id),
-            reserved=-line.quantity,
-            allocated=line.quantity,
+            reserved=-qty,
+            allocated=qty,
             at=now,
         )
     return reservation_out(session, get_reservation(session, reservation_id))
@@ -279,12 +314,12 @@ def fulfil(
         allowed=(ReservationStatus.ALLOCATED,),
         now=now,
     )
-    for line, loc in _lines(session, reservation_id):
+    for sku, qty, place in _lines(session, reservation_id):
         ledger.record_fulfilment(
             session,
-            line.sku,
-            loc,
-            line.quantity,
+            sku,
+            place,
+            qty,
             reference=str(reservation_id),
             channel=reservation.channel,
             by=by,
@@ -357,9 +392,9 @@ def expire_due(
         for line in lines[reservation_id]:
             changes[(line.sku, line.location_id)] += line.quantity
     places = {
-        loc.id: loc
-        for loc in session.scalars(
-            select(Location).where(Location.id.in_({loc for _, loc in changes}))
+        loc_id: Place(loc_id, code)
+        for loc_id, code in session.execute(
+            select(Location.id, Location.code).where(Location.id.in_({loc for _, loc in changes}))
         )
     }
     for sku, location_id in sorted(changes):
