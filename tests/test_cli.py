@@ -153,6 +153,20 @@ def test_the_demo_loads_a_dutch_retailer_and_prints_a_working_key(
         "store:utrecht",
         "store:rotterdam",
     }
+    till = re.search(r"till key\s+(nl_\S+)", result.output)
+    assert till is not None
+    with TestClient(create_app(demo_db, dispatch=False)) as client:
+        scanned = client.get(
+            "/v1/products/by-gtin/8712345678906",
+            params={"channel": "store:amsterdam"},
+            headers={"Authorization": f"Bearer {till.group(1)}"},
+        ).json()
+        exceptions = client.get(
+            "/v1/prices/exceptions", headers={"Authorization": f"Bearer {admin_key.group()}"}
+        ).json()
+    assert scanned["product"]["name"] == "Regenjas Wadden"
+    assert scanned["availability"]["total"] > 0
+    assert [(e["sku"], e["channel"]) for e in exceptions] == [("SNK-G-42", "marketplace")]
 
 
 def test_the_worker_delivers_what_is_pending_and_exits(cli: CliRunner, runtime: Runtime) -> None:

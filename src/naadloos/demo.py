@@ -5,14 +5,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from naadloos.catalog import service as catalog
+from naadloos.catalog.schemas import PriceIn, ProductCreate, VariantIn
 from naadloos.channels import service as channels
 from naadloos.channels.kinds import ChannelKind
 from naadloos.channels.schemas import ChannelCreate, ChannelUpdate
 from naadloos.customers.service import tracking
+from naadloos.inventory.schemas import (
+    Address,
+    LocationCreate,
+    LocationKind,
+    MovementCreate,
+    MovementKind,
+    SafetyStockIn,
+)
+from naadloos.inventory.service import ledger, locations
 from naadloos.kit import auth
 from naadloos.kit.time import utcnow
 
@@ -48,14 +60,117 @@ def seed(session: Session) -> DemoKeys:
         ),
     )
     _shoppers(session)
+    _catalog_and_stock(session)
     admin = auth.create_key(session, name="demo admin", scopes=[auth.ADMIN])
     till = auth.create_key(
         session,
         name="till 1, Amsterdam",
-        scopes=["channels:read", "customers:read", auth.TRACK],
+        scopes=["channels:read", "customers:read", "catalog:read", "inventory:write", auth.TRACK],
         channel=channels.store_code("Amsterdam"),
     )
     return DemoKeys(admin=admin.key, till_amsterdam=till.key)
+
+
+# (code, name, category, price in cents, variants: (sku, size, GTIN))
+PRODUCTS = [
+    (
+        "P-1001",
+        "Regenjas Wadden",
+        "Dames > Jassen",
+        8995,
+        [("JAS-W-M", "M", "8712345678906"), ("JAS-W-L", "L", "8712345678913")],
+    ),
+    (
+        "P-2001",
+        "Jeans Slim Noordzee",
+        "Heren > Broeken",
+        6995,
+        [("JNS-N-32", "32", "8712345678920"), ("JNS-N-34", "34", "8712345678937")],
+    ),
+    ("P-3001", "Sneaker Grachtengordel", "Schoenen", 10995, [("SNK-G-42", "42", "8712345678944")]),
+]
+# (channel, name, latitude, longitude)
+PLACES = [
+    ("Amsterdam", "Kalverstraat 1", 52.3702, 4.8910),
+    ("Utrecht", "Oudegracht 12", 52.0907, 5.1214),
+    ("Rotterdam", "Lijnbaan 20", 51.9200, 4.4750),
+]
+
+
+def _catalog_and_stock(session: Session) -> None:
+    """Three products in every channel at one price (the marketplace has one listed exception),
+    stock in three stores and the warehouse, and a safety stock for the marketplace."""
+    for code, name, category, cents, variants in PRODUCTS:
+        catalog.create_product(
+            session,
+            ProductCreate(
+                code=code,
+                name=name,
+                brand=RETAILER,
+                category=category,
+                variants=[
+                    VariantIn(
+                        sku=sku,
+                        gtin=gtin,
+                        attributes={"size": size},
+                        price=PriceIn(amount=cents, vat_rate=Decimal(21)),
+                    )
+                    for sku, size, gtin in variants
+                ],
+            ),
+            by="demo",
+        )
+    catalog.set_price(
+        session,
+        "SNK-G-42",
+        PriceIn(amount=11495, vat_rate=Decimal(21)),
+        channel="marketplace",
+        by="demo",
+    )
+    for city, street, lat, lon in PLACES:
+        locations.create_location(
+            session,
+            LocationCreate(
+                code=channels.store_code(city),
+                name=f"{RETAILER} {city}",
+                kind=LocationKind.STORE,
+                address=Address(street=street, city=city),
+                latitude=lat,
+                longitude=lon,
+                opening_hours={
+                    day: ["10:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat")
+                },
+                channel=channels.store_code(city),
+            ),
+        )
+    locations.create_location(
+        session,
+        LocationCreate(
+            code="dc:tilburg",
+            name="Distributiecentrum Tilburg",
+            kind=LocationKind.WAREHOUSE,
+            latitude=51.5555,
+            longitude=5.0913,
+        ),
+    )
+    for n, (_, _, _, _, variants) in enumerate(PRODUCTS):
+        for sku, _, _ in variants:
+            for i, place in enumerate([*(channels.store_code(c) for c in STORES), "dc:tilburg"]):
+                units = 40 if place == "dc:tilburg" else (n + i) % 4
+                if units:
+                    ledger.record_movement(
+                        session,
+                        MovementCreate(
+                            kind=MovementKind.RECEIPT,
+                            sku=sku,
+                            location=place,
+                            quantity=units,
+                            reference="ASN-2026-001",
+                        ),
+                        channel=None,
+                        by="demo",
+                    )
+    ledger.set_safety_stock(session, SafetyStockIn(channel="marketplace", quantity=2))
 
 
 def _shoppers(session: Session) -> None:

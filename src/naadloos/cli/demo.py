@@ -38,6 +38,10 @@ naadloos demo: {demo_data.RETAILER}, on {db}
   try:  curl -H 'Authorization: Bearer {keys.admin}' {base}/v1/channels/matrix
         curl -H 'Authorization: Bearer {keys.admin}' \\
              '{base}/v1/customers?identifier=loyalty_card:SC-2024-0042'
+        curl -H 'Authorization: Bearer {keys.admin}' \\
+             '{base}/v1/availability?sku=JAS-W-M&channel=web&near=52.09,5.12'
+        curl -H 'Authorization: Bearer {keys.till_amsterdam}' \\
+             '{base}/v1/products/by-gtin/8712345678906?channel=store:amsterdam'
 """
     )
     if serve:
