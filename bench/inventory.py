@@ -129,23 +129,21 @@ def _setup(db: BenchDatabase, skus: int, stock: int = 50) -> list[str]:
 
 
 def _raw_availability(db: BenchDatabase, sample: list[str]) -> list[float]:
+    """The same read as the service: the stock rows of the SKU with their locations and the
+    channel's safety stock, in one statement and one transaction."""
     conn, p = raw_connection(db)
     latencies = []
     for sku in sample:
         started = time.perf_counter()
         cur = conn.cursor()  # type: ignore[attr-defined]
-        cur.execute(f"SELECT sku FROM variants WHERE sku = {p}", (sku,))
-        cur.fetchall()
-        cur.execute(
-            f"SELECT sku, quantity FROM safety_stock WHERE channel = {p} AND sku IN ({p}, '*')",
-            ("web", sku),
-        )
-        cur.fetchall()
         cur.execute(
             "SELECT l.code, l.name, l.kind, l.latitude, l.longitude, l.capabilities,"
-            " s.on_hand - s.reserved - s.allocated FROM locations l JOIN stock_levels s"
+            " s.on_hand - s.reserved - s.allocated,"
+            f" (SELECT quantity FROM safety_stock WHERE channel = {p} AND sku = {p}),"
+            f" (SELECT quantity FROM safety_stock WHERE channel = {p} AND sku = '*')"
+            " FROM locations l JOIN stock_levels s"
             f" ON s.location_id = l.id WHERE s.sku = {p} AND l.active",
-            (sku,),
+            ("web", sku, "web", sku),
         )
         cur.fetchall()
         conn.commit()  # type: ignore[attr-defined]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import weakref
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -63,11 +64,21 @@ def _checked_capabilities(kind: ChannelKind, capabilities: Iterable[Capability])
 
 
 _EXISTS = select(Channel.id).where(Channel.code == bindparam("code"))
+# Channels are never deleted (only deactivated), so a code once seen stays known: remembered per
+# engine (per database), it costs no query on a hot path afterwards.
+_SEEN: weakref.WeakKeyDictionary[Engine, set[str]] = weakref.WeakKeyDictionary()
 
 
 def channel_exists(session: Session, code: str) -> bool:
-    """A cheap check for hot paths (a cached statement, no ORM objects)."""
-    return session.connection().execute(_EXISTS, {"code": code}).first() is not None
+    """Whether a channel with this code exists (active or not), cheaply for hot paths."""
+    engine = session.get_bind().engine
+    seen = _SEEN.setdefault(engine, set())
+    if code in seen:
+        return True
+    if session.connection().execute(_EXISTS, {"code": code}).first() is None:
+        return False
+    seen.add(code)
+    return True
 
 
 def get_channel(session: Session, code: str, *, field: str = "code") -> Channel:

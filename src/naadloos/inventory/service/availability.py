@@ -39,14 +39,8 @@ def parse_near(near: str) -> tuple[float, float]:
 
 
 # Built once: the hot path binds values into cached statements and skips the ORM.
-_SAFETY = select(
-    select(SafetyStock.quantity)
-    .where(SafetyStock.channel == bindparam("channel"), SafetyStock.sku == bindparam("sku"))
-    .scalar_subquery(),
-    select(SafetyStock.quantity)
-    .where(SafetyStock.channel == bindparam("channel"), SafetyStock.sku == ledger.ALL_SKUS)
-    .scalar_subquery(),
-)
+# Built once: the hot path binds values into a cached statement and skips the ORM. One round
+# trip: the rows, with the channel's safety stock for the SKU (or for all SKUs) on each.
 _ROWS = (
     select(
         Location.code,
@@ -56,6 +50,12 @@ _ROWS = (
         Location.longitude,
         Location.capabilities,
         StockLevel.on_hand - StockLevel.reserved - StockLevel.allocated,
+        select(SafetyStock.quantity)
+        .where(SafetyStock.channel == bindparam("channel"), SafetyStock.sku == bindparam("sku"))
+        .scalar_subquery(),
+        select(SafetyStock.quantity)
+        .where(SafetyStock.channel == bindparam("channel"), SafetyStock.sku == ledger.ALL_SKUS)
+        .scalar_subquery(),
     )
     .join(StockLevel, StockLevel.location_id == Location.id)
     .where(StockLevel.sku == bindparam("sku"), Location.active.is_(True))
@@ -94,14 +94,12 @@ def availability(
         raise ValidationFailed.field("radius_km", "a radius needs `near`")
     if not channels.channel_exists(session, channel):
         channels.get_channel(session, channel, field="channel")  # raises the 404
-    connection = session.connection()
-    own, every = connection.execute(_SAFETY, {"channel": channel, "sku": sku}).one()
-    safety = own if own is not None else (every or 0)
-    rows = connection.execute(_ROWS, {"sku": sku}).all()
+    rows = session.connection().execute(_ROWS, {"sku": sku, "channel": channel}).all()
     if not rows:  # stock rows exist for catalog SKUs only (a foreign key): is this one known?
         ledger.checked_sku(session, sku, "sku")
     places: list[LocationRow] = []
-    for code, name, kind, lat, lon, capabilities, free in rows:
+    for code, name, kind, lat, lon, capabilities, free, own, every in rows:
+        safety = own if own is not None else (every or 0)
         distance = None
         if near is not None:
             if lat is None or lon is None:
