@@ -167,6 +167,13 @@ def deliver(runtime: Runtime) -> Callable[[], int]:
 KeyFactory = Callable[..., dict[str, str]]
 
 
+def fields(problem: dict[str, Any]) -> list[str]:
+    """The fields a problem+json names: each invalid field, or the one field of a domain error."""
+    if "errors" in problem:
+        return [e["field"] for e in problem["errors"]]
+    return [problem["field"]]
+
+
 @pytest.fixture
 def api_key(runtime: Runtime) -> KeyFactory:
     """`api_key("channels:read")` -> headers carrying a new key with those scopes."""

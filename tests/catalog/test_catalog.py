@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from naadloos.catalog import gtin
+from tests.conftest import fields
 
 
 def jacket(**overrides: Any) -> dict[str, Any]:
@@ -159,10 +160,16 @@ def test_a_new_price_keeps_the_old_one_in_the_history(
 @pytest.mark.parametrize(
     ("body", "params", "field"),
     [
-        ({"amount": -1, "vat_rate": "21"}, {}, "amount"),
-        ({"amount": 100, "vat_rate": "121"}, {}, "vat_rate"),
-        ({"amount": 100, "vat_rate": "21", "currency": "XYZ"}, {}, "currency"),
+        ({"amount": -1, "vat_rate": "21"}, {}, "body.amount"),
+        ({"amount": 100, "vat_rate": "121"}, {}, "body.vat_rate"),
+        ({"amount": 100, "vat_rate": "21", "currency": "XYZ"}, {}, "body.currency"),
         ({"amount": 100, "vat_rate": "21"}, {"channel": "nowhere"}, "channel"),
+        ({"amount": 100, "vat_rate": "21", "currency": "GBP"}, {"channel": "app"}, "body.currency"),
+        (
+            {"amount": 100, "vat_rate": "21", "valid_from": "2020-01-01T00:00:00Z"},
+            {"channel": "app"},
+            "body.valid_from",
+        ),
     ],
 )
 def test_bad_prices_name_the_field(
@@ -177,7 +184,7 @@ def test_bad_prices_name_the_field(
     response = client.put("/v1/variants/JAS-M/price", json=body, params=params, headers=admin)
 
     assert 400 <= response.status_code < 500
-    assert field in response.text
+    assert fields(response.json()) == [field]
     history = client.get("/v1/variants/JAS-M/prices", headers=admin).json()
     assert [p["amount"] for p in history] == [8995]
 

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from naadloos.inventory.models import StockLevel, StockMovement
 from naadloos.runtime import Runtime
+from tests.conftest import fields
 from tests.inventory.conftest import level, move
 
 
@@ -18,6 +19,30 @@ def test_a_location_says_what_it_does(client: TestClient, shop: dict[str, str]) 
     assert store["capabilities"] == ["sell", "ship", "pickup", "returns"]
     assert store["opening_hours"]["sat"] == ["10:00-17:00"]
     assert warehouse["capabilities"] == ["ship", "returns"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"opening_hours": {"maandag": ["09:00-18:00"]}}, "body.opening_hours"),
+        ({"opening_hours": {"mon": ["18:00-09:00"]}}, "body.opening_hours"),
+        ({"opening_hours": {"mon": ["9-18"]}}, "body.opening_hours.mon.0"),
+        ({"latitude": 52.1}, "body.longitude"),
+        ({"kind": "locker", "capabilities": ["sell"]}, "capabilities"),
+        ({"channel": "store:nowhere"}, "channel"),
+        ({"code": "Store Utrecht"}, "body.code"),
+    ],
+)
+def test_bad_locations_name_the_field_and_store_nothing(
+    client: TestClient, shop: dict[str, str], change: dict[str, Any], field: str
+) -> None:
+    body = {"code": "store:zwolle", "name": "Zwolle", "kind": "store", **change}
+
+    response = client.post("/v1/locations", json=body, headers=shop)
+
+    assert 400 <= response.status_code < 500, response.text
+    assert fields(response.json()) == [field]
+    assert client.get("/v1/locations/store:zwolle", headers=shop).status_code == 404
 
 
 def test_movements_keep_the_figures(client: TestClient, shop: dict[str, str]) -> None:
@@ -74,9 +99,11 @@ def test_a_till_sale_is_recorded_once_by_its_receipt_even_below_zero(
     [
         ({"sku": "NOPE"}, "sku"),
         ({"location": "store:nowhere"}, "location"),
-        ({"quantity": 0}, "quantity"),
-        ({"quantity": -3}, "quantity"),
-        ({"kind": "teleport"}, "kind"),
+        ({"quantity": 0}, "body.quantity"),
+        ({"quantity": -3}, "body.quantity"),
+        ({"kind": "adjustment", "quantity": 0}, "body.quantity"),
+        ({"kind": "count", "quantity": -1}, "body.quantity"),
+        ({"kind": "teleport"}, "body.kind"),
     ],
 )
 def test_bad_movements_name_the_field_and_change_nothing(
@@ -87,7 +114,7 @@ def test_bad_movements_name_the_field_and_change_nothing(
     response = client.post("/v1/stock/movements", json=body, headers=shop)
 
     assert response.status_code == 422, response.text
-    assert field in response.text
+    assert fields(response.json()) == [field]
     with runtime.db.unit_of_work(write=False) as session:
         assert session.scalar(select(func.count()).select_from(StockMovement)) == 0
         assert session.scalar(select(func.count()).select_from(StockLevel)) == 0

@@ -12,6 +12,7 @@ from naadloos.inventory.service import reservations
 from naadloos.kit.models import OutboxEvent
 from naadloos.kit.time import utcnow
 from naadloos.runtime import Runtime
+from tests.conftest import fields
 from tests.inventory.conftest import level, move
 
 
@@ -150,7 +151,9 @@ def test_bad_reservations_name_the_field(client: TestClient, shop: dict[str, str
     cases = [
         ({"sku": "NOPE", "location": "store:utrecht", "qty": 1}, "sku"),
         ({"sku": "JAS-M", "location": "store:nowhere", "qty": 1}, "location"),
-        ({"sku": "JAS-M", "location": "store:utrecht", "qty": 0}, "qty"),
+        ({"sku": "JAS-M", "location": "store:utrecht", "qty": 0}, "body.qty"),
+        ({"sku": "JAS-M", "location": "store:utrecht"}, "body"),
+        ({"lines": [{"sku": "JAS-M", "location": "store:nowhere", "qty": 1}]}, "lines.0.location"),
         ({"sku": "JAS-M", "location": "store:utrecht", "qty": 1, "channel": "nope"}, "channel"),
         (
             {
@@ -165,7 +168,7 @@ def test_bad_reservations_name_the_field(client: TestClient, shop: dict[str, str
     for body, field in cases:
         response = reserve(client, shop, **body)
         assert 400 <= response.status_code < 500, body
-        assert field in response.text, response.text
+        assert fields(response.json()) == [field], response.text
     assert level(client, shop, "JAS-M", "store:utrecht")["reserved"] == 0
     missing = client.get(f"/v1/reservations/{uuid.uuid4()}", headers=shop)
     assert missing.json()["code"] == "reservation_not_found"

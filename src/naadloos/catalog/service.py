@@ -339,12 +339,13 @@ def set_price(
             and current.vat_bp == vat_basis_points(price.vat_rate)
         ):
             return _price_out(current, current.amount)
-    elif channel is None and price.valid_from < now:
-        raise ValidationFailed.field("valid_from", "a price cannot start in the past")
+    elif price.valid_from < now:
+        raise ValidationFailed.field("body.valid_from", "a price cannot start in the past")
     base = _latest(session, [variant.id], None, price.valid_from or now).get(variant.id)
     if channel is not None and base is not None and base.currency != price.currency:
         raise ValidationFailed.field(
-            "currency", f"the variant's one price is in {base.currency}, not {price.currency}"
+            "body.currency",
+            f"the variant's one price is in {base.currency}, not {price.currency}",
         )
     row = _append_price(session, variant, price, channel=channel, by=by, now=now)
     return _price_out(row, price.amount)

@@ -5,7 +5,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 LocationCode = Annotated[
     str,
@@ -66,7 +74,7 @@ class LocationCreate(BaseModel):
     kind: LocationKind
     address: Address = Field(default_factory=Address)
     latitude: float | None = Field(default=None, ge=-90, le=90)
-    longitude: float | None = Field(default=None, ge=-180, le=180)
+    longitude: float | None = Field(default=None, ge=-180, le=180, validate_default=True)
     opening_hours: dict[str, list[Annotated[str, StringConstraints(pattern=HOURS)]]] = Field(
         default_factory=dict,
         description="Per day (mon..sun) a list of `HH:MM-HH:MM`; a day left out is closed",
@@ -79,14 +87,25 @@ class LocationCreate(BaseModel):
         default=None, max_length=100, description="A store's own sales channel (its tills)"
     )
 
-    @model_validator(mode="after")
-    def _checked(self) -> LocationCreate:
-        unknown = sorted(set(self.opening_hours) - set(DAYS))
+    @field_validator("opening_hours")
+    @classmethod
+    def _days_and_hours(cls, hours: dict[str, list[str]]) -> dict[str, list[str]]:
+        unknown = sorted(set(hours) - set(DAYS))
         if unknown:
-            raise ValueError(f"opening_hours: unknown day {unknown[0]!r}; days are {DAYS}")
-        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError(f"unknown day {unknown[0]!r}; days are {', '.join(DAYS)}")
+        for day, spans in hours.items():
+            for span in spans:
+                opens, closes = span.split("-")
+                if closes <= opens:
+                    raise ValueError(f"{day} {span}: it closes before it opens")
+        return hours
+
+    @field_validator("longitude")
+    @classmethod
+    def _both_coordinates(cls, longitude: float | None, info: ValidationInfo) -> float | None:
+        if "latitude" in info.data and (info.data["latitude"] is None) != (longitude is None):
             raise ValueError("give both latitude and longitude, or neither")
-        return self
+        return longitude
 
 
 class LocationOut(BaseModel):
@@ -134,17 +153,19 @@ class MovementCreate(BaseModel):
     )
     note: str | None = Field(default=None, max_length=500)
 
-    @model_validator(mode="after")
-    def _checked(self) -> MovementCreate:
-        if self.kind is MovementKind.ADJUSTMENT:
-            if self.quantity == 0:
-                raise ValueError("quantity: an adjustment changes stock, so it is not 0")
-        elif self.kind is MovementKind.COUNT:
-            if self.quantity < 0:
-                raise ValueError("quantity: a count is 0 or more")
-        elif self.quantity <= 0:
-            raise ValueError(f"quantity: a {self.kind} moves one unit or more")
-        return self
+    @field_validator("quantity")
+    @classmethod
+    def _fits_the_kind(cls, quantity: int, info: ValidationInfo) -> int:
+        kind = info.data.get("kind")  # absent when the kind itself was invalid
+        if kind is MovementKind.ADJUSTMENT:
+            if quantity == 0:
+                raise ValueError("an adjustment changes stock, so it is not 0")
+        elif kind is MovementKind.COUNT:
+            if quantity < 0:
+                raise ValueError("a count is 0 or more")
+        elif kind is not None and quantity <= 0:
+            raise ValueError(f"a {kind} moves one unit or more")
+        return quantity
 
 
 class MovementOut(BaseModel):
