@@ -79,3 +79,14 @@ async def run_load(
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
     return Result(total / (time.perf_counter() - started), latencies, statuses)
+
+
+def latencies_one_client(
+    base: str, key: str, make: Callable[[int], Request], total: int, warm_up: int = 200
+) -> Result:
+    """Latency as one user sees it: one client, after `warm_up` requests; every answer a 200."""
+    asyncio.run(run_load(base, key, min(warm_up, total), make, 1))
+    result = asyncio.run(run_load(base, key, total, make, 1))
+    if result.statuses != {200: total}:
+        raise RuntimeError(f"not every request answered 200: {result.statuses}")
+    return result

@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from naadloos.catalog import service as catalog
 from naadloos.catalog.schemas import PriceIn, ProductCreate, VariantIn
+from naadloos.catalog.service import prices, products
 from naadloos.channels import service as channels
 from naadloos.channels.kinds import ChannelKind
 from naadloos.channels.schemas import ChannelCreate, ChannelUpdate
@@ -24,7 +24,7 @@ from naadloos.inventory.schemas import (
     MovementKind,
     SafetyStockIn,
 )
-from naadloos.inventory.service import ledger, locations
+from naadloos.inventory.service import ledger, locations, safety
 from naadloos.kit import auth
 from naadloos.kit.time import utcnow
 
@@ -101,7 +101,7 @@ def _catalog_and_stock(session: Session) -> None:
     """Three products in every channel at one price (the marketplace has one listed exception),
     stock in three stores and the warehouse, and a safety stock for the marketplace."""
     for code, name, category, cents, variants in PRODUCTS:
-        catalog.create_product(
+        products.create_product(
             session,
             ProductCreate(
                 code=code,
@@ -120,7 +120,7 @@ def _catalog_and_stock(session: Session) -> None:
             ),
             by="demo",
         )
-    catalog.set_price(
+    prices.set_price(
         session,
         "SNK-G-42",
         PriceIn(amount=11495, vat_rate=Decimal(21)),
@@ -170,7 +170,7 @@ def _catalog_and_stock(session: Session) -> None:
                         channel=None,
                         by="demo",
                     )
-    ledger.set_safety_stock(session, SafetyStockIn(channel="marketplace", quantity=2))
+    safety.set_safety_stock(session, SafetyStockIn(channel="marketplace", quantity=2))
 
 
 def _shoppers(session: Session) -> None:

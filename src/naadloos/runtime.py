@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from naadloos import migrations
-from naadloos.inventory.service import reservations
+from naadloos.inventory.service import expiry
 from naadloos.kit.db import Database
 from naadloos.kit.errors import ServiceUnavailable
 from naadloos.kit.jobs import PeriodicJob
@@ -28,7 +28,7 @@ def build_jobs(settings: Settings) -> list[PeriodicJob]:
         PeriodicJob(
             "reservations.expire",
             settings.reservation_sweep_seconds,
-            reservations.expire_due,
+            expiry.expire_due,
         ),
     ]
 

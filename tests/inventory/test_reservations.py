@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from naadloos.inventory.schemas import ReservationCreate
-from naadloos.inventory.service import reservations
+from naadloos.inventory.service import expiry, reservations
 from naadloos.kit.models import OutboxEvent
 from naadloos.kit.time import utcnow
 from naadloos.runtime import Runtime
@@ -96,8 +96,8 @@ def test_holds_expire_and_the_sweeper_gives_the_units_back(
     hold = reserve(client, shop, sku="JAS-M", location="store:utrecht", qty=2, ttl_seconds=60)
 
     with runtime.db.unit_of_work() as session:
-        assert reservations.expire_due(session) == 0  # not yet
-        assert reservations.expire_due(session, at=utcnow() + timedelta(seconds=61)) == 1
+        assert expiry.expire_due(session) == 0  # not yet
+        assert expiry.expire_due(session, at=utcnow() + timedelta(seconds=61)) == 1
 
     assert (
         client.get(f"/v1/reservations/{hold.json()['id']}", headers=shop).json()["status"]

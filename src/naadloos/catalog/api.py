@@ -3,7 +3,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Response, status
 from sqlalchemy.orm import Session
 
-from naadloos.catalog import service
 from naadloos.catalog.schemas import (
     PriceException,
     PriceIn,
@@ -12,6 +11,7 @@ from naadloos.catalog.schemas import (
     ProductCreate,
     ProductOut,
 )
+from naadloos.catalog.service import prices, products
 from naadloos.kit.auth import Principal, require
 from naadloos.kit.http import IDEMPOTENT, TransactionalRoute, get_session
 from naadloos.kit.pagination import Page, PageParams, page_params
@@ -35,7 +35,7 @@ def create_product(
 ) -> ProductOut:
     """A product with its variants (SKU, GTIN with a valid check digit) and, optionally, their
     one price."""
-    product = service.create_product(session, data, by=principal.name)
+    product = products.create_product(session, data, by=principal.name)
     response.headers["Location"] = f"/v1/products/{product.code}"
     return product
 
@@ -48,13 +48,13 @@ def list_products(
     session: Session = Depends(get_session),
 ) -> Page[ProductOut]:
     """Products ordered by code, a page at a time."""
-    items, cursor = service.list_products(session, page, brand=brand, category=category)
+    items, cursor = products.list_products(session, page, brand=brand, category=category)
     return Page[ProductOut](items=items, next_cursor=cursor)
 
 
 @router.get("/v1/products/{code}", dependencies=[READ])
 def get_product(code: str, session: Session = Depends(get_session)) -> ProductOut:
-    return service.get_product(session, code)
+    return products.get_product(session, code)
 
 
 @router.get("/v1/variants/{sku}/price", dependencies=[READ])
@@ -62,7 +62,7 @@ def get_price(
     sku: str, channel: str | None = CHANNEL, session: Session = Depends(get_session)
 ) -> PriceOut:
     """The price the variant sells at now, in `channel` if given."""
-    return service.price_of(session, sku, channel=channel)
+    return prices.price_of(session, sku, channel=channel)
 
 
 @router.put("/v1/variants/{sku}/price")
@@ -77,7 +77,7 @@ def set_price(
 ) -> PriceOut:
     """Set the one price of every channel, or an explicit exception for one channel. The old
     price stays in the history; `valid_from` schedules a price."""
-    return service.set_price(session, sku, data, channel=channel, by=principal.name)
+    return prices.set_price(session, sku, data, channel=channel, by=principal.name)
 
 
 @router.delete("/v1/variants/{sku}/price", status_code=status.HTTP_204_NO_CONTENT)
@@ -88,13 +88,13 @@ def end_price_exception(
     session: Session = Depends(get_session),
 ) -> None:
     """End a channel's exception: it sells at the one price again."""
-    service.end_exception(session, sku, channel, by=principal.name)
+    prices.end_exception(session, sku, channel, by=principal.name)
 
 
 @router.get("/v1/variants/{sku}/prices", dependencies=[READ])
 def price_history(sku: str, session: Session = Depends(get_session)) -> list[PriceVersion]:
     """Every price the variant had, newest first, exceptions included."""
-    return service.price_history(session, sku)
+    return prices.price_history(session, sku)
 
 
 @router.get("/v1/prices/exceptions", dependencies=[READ])
@@ -102,4 +102,4 @@ def price_exceptions(
     channel: str | None = Query(None, max_length=100), session: Session = Depends(get_session)
 ) -> list[PriceException]:
     """Every channel price that differs from the one price, in force now."""
-    return service.price_exceptions(session, channel=channel)
+    return prices.price_exceptions(session, channel=channel)

@@ -7,8 +7,8 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from naadloos.catalog import service as catalog
 from naadloos.catalog.schemas import ProductOut
+from naadloos.catalog.service import products, variants
 from naadloos.inventory.schemas import (
     Availability,
     LevelOut,
@@ -23,7 +23,7 @@ from naadloos.inventory.schemas import (
     SafetyStockOut,
 )
 from naadloos.inventory.service import availability as atp
-from naadloos.inventory.service import ledger, locations, reservations
+from naadloos.inventory.service import ledger, levels, locations, reservations, safety
 from naadloos.kit.auth import Principal, require
 from naadloos.kit.http import IDEMPOTENT, TransactionalRoute, get_session
 from naadloos.kit.pagination import Page, PageParams, page_params
@@ -105,7 +105,7 @@ def list_levels(
     page: PageParams = Depends(page_params),
     session: Session = Depends(get_session),
 ) -> Page[LevelOut]:
-    items, cursor = ledger.list_levels(session, page, sku=sku, location=location, negative=negative)
+    items, cursor = levels.list_levels(session, page, sku=sku, location=location, negative=negative)
     return Page[LevelOut](items=items, next_cursor=cursor)
 
 
@@ -116,7 +116,7 @@ def set_safety_stock(
     session: Session = Depends(get_session),
 ) -> SafetyStockOut:
     """Units a channel leaves alone at every location (0 removes it)."""
-    return ledger.set_safety_stock(session, data)
+    return safety.set_safety_stock(session, data)
 
 
 @router.post(
@@ -213,8 +213,8 @@ def product_by_gtin(
     session: Session = Depends(get_session),
 ) -> ScannedProduct:
     """The barcode scanner in the store: product details, the price and where it is available."""
-    variant = catalog.variant_by_gtin(session, gtin)
-    product = catalog.product_out(session, catalog.product_of(session, variant), channel=channel)
+    variant = variants.variant_by_gtin(session, gtin)
+    product = products.product_out(session, variants.product_of(session, variant), channel=channel)
     return ScannedProduct(
         sku=variant.sku,
         gtin=variant.gtin,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from naadloos.channels import service as channels
 from naadloos.inventory.models import Location, SafetyStock, StockLevel
 from naadloos.inventory.schemas import LocationCapability
-from naadloos.inventory.service import ledger
+from naadloos.inventory.service import ledger, safety
 from naadloos.kit.errors import ValidationFailed
 
 EARTH_RADIUS_KM = 6371.0088
@@ -54,7 +54,7 @@ _ROWS = (
         .where(SafetyStock.channel == bindparam("channel"), SafetyStock.sku == bindparam("sku"))
         .scalar_subquery(),
         select(SafetyStock.quantity)
-        .where(SafetyStock.channel == bindparam("channel"), SafetyStock.sku == ledger.ALL_SKUS)
+        .where(SafetyStock.channel == bindparam("channel"), SafetyStock.sku == safety.ALL_SKUS)
         .scalar_subquery(),
     )
     .join(StockLevel, StockLevel.location_id == Location.id)
@@ -99,7 +99,7 @@ def availability(
         ledger.checked_sku(session, sku, "sku")
     places: list[LocationRow] = []
     for code, name, kind, lat, lon, capabilities, free, own, every in rows:
-        safety = own if own is not None else (every or 0)
+        held_back = own if own is not None else (every or 0)
         distance = None
         if near is not None:
             if lat is None or lon is None:
@@ -107,7 +107,7 @@ def availability(
             distance = round(distance_km(near[0], near[1], lat, lon), 3)
             if radius_km is not None and distance > radius_km:
                 continue
-        available = max(0, free - safety)
+        available = max(0, free - held_back)
         places.append(
             {
                 "location": code,

@@ -11,17 +11,13 @@ from datetime import datetime
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from naadloos.catalog import service as catalog
-from naadloos.channels import service as channels
+from naadloos.catalog.service import variants
 from naadloos.inventory.events import BackInStock, OutOfStock, StockChanged
-from naadloos.inventory.models import Location, SafetyStock, StockLevel, StockMovement
+from naadloos.inventory.models import Location, StockLevel, StockMovement
 from naadloos.inventory.schemas import (
-    LevelOut,
     MovementCreate,
     MovementKind,
     MovementOut,
-    SafetyStockIn,
-    SafetyStockOut,
 )
 from naadloos.inventory.service import locations
 from naadloos.inventory.service.locations import Place
@@ -29,10 +25,9 @@ from naadloos.kit.db import insert_or_nothing, table_of
 from naadloos.kit.errors import ValidationFailed
 from naadloos.kit.events import emit
 from naadloos.kit.ids import new_id
-from naadloos.kit.pagination import PageParams, decode_cursor, encode_cursor, paginate
+from naadloos.kit.pagination import PageParams, paginate
 from naadloos.kit.time import utcnow
 
-ALL_SKUS = "*"
 LEVELS = table_of(StockLevel)
 
 
@@ -223,7 +218,7 @@ _EFFECT = {
 
 
 def checked_sku(session: Session, sku: str, field: str) -> None:
-    if not catalog.known_skus(session, [sku]):
+    if not variants.known_skus(session, [sku]):
         raise ValidationFailed.field(field, f"no variant with SKU {sku!r}")
 
 
@@ -387,86 +382,3 @@ def _codes(session: Session, ids: set[int]) -> dict[int, str]:
     return dict(
         session.execute(select(Location.id, Location.code).where(Location.id.in_(ids))).all()
     )
-
-
-# -- levels -----------------------------------------------------------------------------------
-
-
-def list_levels(
-    session: Session,
-    page: PageParams,
-    *,
-    sku: str | None,
-    location: str | None,
-    negative: bool = False,
-) -> tuple[list[LevelOut], str | None]:
-    """Figures per (sku, location), by SKU then location code."""
-    stmt = select(StockLevel, Location.code).join(Location, Location.id == StockLevel.location_id)
-    if sku is not None:
-        stmt = stmt.where(StockLevel.sku == sku)
-    if location is not None:
-        stmt = stmt.where(Location.code == location)
-    if negative:
-        stmt = stmt.where(StockLevel.on_hand < 0)
-    if page.cursor is not None:
-        after_sku, after_code = decode_cursor(page.cursor)
-        stmt = stmt.where(
-            (StockLevel.sku > after_sku)
-            | ((StockLevel.sku == after_sku) & (Location.code > after_code))
-        )
-    rows = session.execute(stmt.order_by(StockLevel.sku, Location.code).limit(page.limit + 1)).all()
-    out = [
-        LevelOut(
-            sku=level.sku,
-            location=code,
-            on_hand=level.on_hand,
-            reserved=level.reserved,
-            allocated=level.allocated,
-            damaged=level.damaged,
-            available=level.on_hand - level.reserved - level.allocated,
-            updated_at=level.updated_at,
-        )
-        for level, code in rows[: page.limit]
-    ]
-    cursor = encode_cursor([out[-1].sku, out[-1].location]) if len(rows) > page.limit else None
-    return out, cursor
-
-
-# -- safety stock -----------------------------------------------------------------------------
-
-
-def set_safety_stock(session: Session, data: SafetyStockIn) -> SafetyStockOut:
-    """Units `channel` leaves alone at every location, for one SKU or (no SKU) for all."""
-    channels.get_channel(session, data.channel, field="channel")
-    if data.sku is not None:
-        checked_sku(session, data.sku, "sku")
-    key = data.sku or ALL_SKUS
-    existing = session.get(SafetyStock, (data.channel, key))
-    if data.quantity == 0:
-        if existing is not None:
-            session.delete(existing)
-    elif existing is None:
-        session.add(
-            SafetyStock(channel=data.channel, sku=key, quantity=data.quantity, updated_at=utcnow())
-        )
-    else:
-        existing.quantity, existing.updated_at = data.quantity, utcnow()
-    session.flush()
-    return SafetyStockOut(channel=data.channel, sku=data.sku, quantity=data.quantity)
-
-
-_SAFETY = select(SafetyStock.sku, SafetyStock.quantity).where(
-    SafetyStock.channel == bindparam("channel"),
-    SafetyStock.sku.in_(bindparam("skus", expanding=True)),
-)
-
-
-def safety_for(session: Session, channel: str, skus: set[str]) -> dict[str, int]:
-    """The safety stock of `channel` for each SKU (0 where none is set)."""
-    rows = dict(
-        session.connection()
-        .execute(_SAFETY, {"channel": channel, "skus": [*sorted(skus), ALL_SKUS]})
-        .all()
-    )
-    default = rows.get(ALL_SKUS, 0)
-    return {sku: rows.get(sku, default) for sku in skus}

@@ -19,7 +19,7 @@ from naadloos.inventory.schemas import (
     ReservationOut,
     ReservationStatus,
 )
-from naadloos.inventory.service import ledger, locations
+from naadloos.inventory.service import expiry, ledger, locations, safety
 from naadloos.inventory.service.locations import Place
 from naadloos.kit.db import table_of
 from naadloos.kit.errors import Conflict, NotFound
@@ -69,7 +69,7 @@ def reserve(
         wanted[(line.sku, places[line.location].id)] += line.qty
         first_line.setdefault(line.sku, i)
     by_id = {place.id: place for place in places.values()}
-    safety = ledger.safety_for(session, data.channel, set(first_line))
+    held_back = safety.safety_for(session, data.channel, set(first_line))
     reservation_id = new_id()
     held: set[tuple[str, int]] = set()
     # Key order: concurrent reservations wait for each other, never in a circle. A line that
@@ -80,7 +80,7 @@ def reserve(
             sku,
             by_id[location_id],
             wanted[(sku, location_id)],
-            safety=safety[sku],
+            safety=held_back[sku],
             reference=str(reservation_id),
             now=now,
             held=frozenset(held),
@@ -149,7 +149,7 @@ def _hold(
     if attempt() is not None:
         return
     # Holds that expired but were not swept yet do not count against a new one.
-    expired = expire_due(session, at=now, key=(sku, location.id), held=held)
+    expired = expiry.expire_due(session, at=now, key=(sku, location.id), held=held)
     if expired and attempt() is not None:
         return
     # Stock rows exist for catalog SKUs only (a foreign key): an unknown one is bad input.
@@ -326,84 +326,3 @@ def fulfil(
             at=now,
         )
     return reservation_out(session, get_reservation(session, reservation_id))
-
-
-def expire_due(
-    session: Session,
-    *,
-    at: datetime | None = None,
-    limit: int = 500,
-    key: tuple[str, int] | None = None,
-    held: frozenset[tuple[str, int]] = frozenset(),
-) -> int:
-    """Release holds whose time is up; returns how many expired. The sweeper job calls it with
-    no `key`. A reservation that finds too little at `key` calls it for the expired holds there,
-    while it holds the rows `held` and those before `key`: it then expires only reservations
-    whose rows it can take without leaving key order, so no two transactions wait on each other
-    in a circle."""
-    now = at or utcnow()
-    stmt = select(Reservation.id).where(
-        Reservation.status == ReservationStatus.HELD.value, Reservation.expires_at <= now
-    )
-    if key is not None:
-        stmt = stmt.where(
-            Reservation.id.in_(
-                select(ReservationLine.reservation_id).where(
-                    ReservationLine.sku == key[0], ReservationLine.location_id == key[1]
-                )
-            )
-        )
-    due = list(
-        session.scalars(
-            stmt.order_by(Reservation.id).limit(limit).with_for_update(skip_locked=True)
-        )
-    )
-    if not due:
-        return 0
-    lines: dict[uuid.UUID, list[ReservationLine]] = defaultdict(list)
-    for line in session.scalars(
-        select(ReservationLine).where(ReservationLine.reservation_id.in_(due))
-    ):
-        lines[line.reservation_id].append(line)
-    if key is not None:
-        due = [
-            r
-            for r in due
-            if all(
-                (ln.sku, ln.location_id) in held or (ln.sku, ln.location_id) >= key
-                for ln in lines[r]
-            )
-        ]
-    changes: dict[tuple[str, int], int] = defaultdict(int)
-    expired = 0
-    for reservation_id in due:
-        claimed = session.execute(
-            update(RESERVATIONS)
-            .where(
-                RESERVATIONS.c.id == reservation_id,
-                RESERVATIONS.c.status == ReservationStatus.HELD.value,
-            )
-            .values(status=ReservationStatus.EXPIRED.value, updated_at=now)
-            .returning(RESERVATIONS.c.id)
-        ).first()
-        if claimed is None:
-            continue
-        expired += 1
-        for line in lines[reservation_id]:
-            changes[(line.sku, line.location_id)] += line.quantity
-    places = {
-        loc_id: Place(loc_id, code)
-        for loc_id, code in session.execute(
-            select(Location.id, Location.code).where(Location.id.in_({loc for _, loc in changes}))
-        )
-    }
-    for sku, location_id in sorted(changes):
-        ledger.change(
-            session,
-            sku,
-            places[location_id],
-            cause="expired",
-            reserved=-changes[(sku, location_id)],
-            at=now,
-        )
-    return expired

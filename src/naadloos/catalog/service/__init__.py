@@ -1,0 +1,1 @@
+"""Catalog use cases, split by concern. Services flush; the request or job boundary commits."""
