@@ -82,6 +82,32 @@ def test_an_invalid_gtin_is_refused_and_nothing_is_stored(
     assert client.get("/v1/products/P-1001", headers=admin).status_code == 404
 
 
+def test_a_price_cannot_start_in_the_past(client: TestClient, admin: dict[str, str]) -> None:
+    body = jacket()
+    body["variants"][0]["price"]["valid_from"] = "2020-01-01T00:00:00Z"
+
+    response = client.post("/v1/products", json=body, headers=admin)
+
+    assert response.status_code == 422
+    assert fields(response.json()) == ["variants.0.price.valid_from"]
+    assert client.get("/v1/products/P-1001", headers=admin).status_code == 404
+
+
+def test_a_scheduled_price_starts_later(client: TestClient, admin: dict[str, str]) -> None:
+    client.post("/v1/products", json=jacket(), headers=admin)
+
+    later = client.put(
+        "/v1/variants/JAS-M/price",
+        json={"amount": 5995, "vat_rate": "21", "valid_from": "2099-01-01T00:00:00Z"},
+        headers=admin,
+    )
+
+    assert later.status_code == 200, later.text
+    assert client.get("/v1/variants/JAS-M/price", headers=admin).json()["amount"] == 8995
+    history = client.get("/v1/variants/JAS-M/prices", headers=admin).json()
+    assert [p["amount"] for p in history] == [5995, 8995]
+
+
 def test_a_sku_or_gtin_belongs_to_one_variant(client: TestClient, admin: dict[str, str]) -> None:
     assert client.post("/v1/products", json=jacket(), headers=admin).status_code == 201
     again = jacket(code="P-1002")

@@ -30,9 +30,13 @@ class PriceNotFound(NotFound):
     title = "No price"
 
 
-def checked_price(price: PriceIn, field: str) -> None:
+def checked_price(price: PriceIn, field: str, now: datetime) -> None:
+    """A 422 naming the field of an unknown currency or a start in the past (history is not
+    rewritten)."""
     if not known_currency(price.currency):
         raise ValidationFailed.field(f"{field}.currency", f"unknown currency {price.currency!r}")
+    if price.valid_from is not None and price.valid_from < now:
+        raise ValidationFailed.field(f"{field}.valid_from", "a price cannot start in the past")
 
 
 def _price_out(row: Price, amount: int) -> PriceOut:
@@ -98,22 +102,45 @@ def price_of(session: Session, sku: str, *, channel: str | None = None) -> Price
 def append_price(
     session: Session,
     variant: Variant,
-    price: PriceIn | None,
+    price: PriceIn,
     *,
     channel: str | None,
     by: str | None,
     now: datetime,
-    currency: str | None = None,
-    vat_bp: int | None = None,
 ) -> Price:
-    valid_from = price.valid_from if price and price.valid_from else now
+    """A new row in the price history: the one price, or (with `channel`) an exception."""
+    return _write(
+        session,
+        variant,
+        channel=channel,
+        amount=price.amount,
+        currency=price.currency,
+        vat_bp=vat_basis_points(price.vat_rate),
+        valid_from=price.valid_from or now,
+        by=by,
+        now=now,
+    )
+
+
+def _write(
+    session: Session,
+    variant: Variant,
+    *,
+    channel: str | None,
+    amount: int | None,
+    currency: str,
+    vat_bp: int,
+    valid_from: datetime,
+    by: str | None,
+    now: datetime,
+) -> Price:
     row = Price(
         id=new_id(),
         variant_id=variant.id,
         channel=channel,
-        amount=price.amount if price else None,
-        currency=price.currency if price else (currency or "EUR"),
-        vat_bp=vat_basis_points(price.vat_rate) if price else (vat_bp or 0),
+        amount=amount,
+        currency=currency,
+        vat_bp=vat_bp,
         valid_from=valid_from,
         created_at=now,
         created_by=by,
@@ -125,9 +152,9 @@ def append_price(
         PriceChanged(
             sku=variant.sku,
             channel=channel,
-            amount=row.amount,
-            currency=row.currency,
-            vat_rate=str(vat_rate(row.vat_bp)),
+            amount=amount,
+            currency=currency,
+            vat_rate=str(vat_rate(vat_bp)),
             valid_from=valid_from,
         ),
     )
@@ -140,10 +167,10 @@ def set_price(
     """Set the one price of a variant, or (with `channel`) an explicit exception for one
     channel. The old price stays in the history. Setting the price it has now changes nothing."""
     variant = variants.get_variant(session, sku)
-    checked_price(price, "body")
+    now = utcnow()
+    checked_price(price, "body", now)
     if channel is not None:
         channels.get_channel(session, channel, field="channel")
-    now = utcnow()
     if price.valid_from is None:
         current = _latest(session, [variant.id], channel, now).get(variant.id)
         if (
@@ -154,8 +181,6 @@ def set_price(
             and current.vat_bp == vat_basis_points(price.vat_rate)
         ):
             return _price_out(current, current.amount)
-    elif price.valid_from < now:
-        raise ValidationFailed.field("body.valid_from", "a price cannot start in the past")
     base = _latest(session, [variant.id], None, price.valid_from or now).get(variant.id)
     if channel is not None and base is not None and base.currency != price.currency:
         raise ValidationFailed.field(
@@ -175,15 +200,16 @@ def end_exception(session: Session, sku: str, channel: str, *, by: str | None) -
         raise PriceNotFound(
             f"channel {channel!r} has no price exception for {sku!r}", field="channel"
         )
-    append_price(
+    _write(  # an exception ends with a row without an amount
         session,
         variant,
-        None,
         channel=channel,
-        by=by,
-        now=now,
+        amount=None,
         currency=current.currency,
         vat_bp=current.vat_bp,
+        valid_from=now,
+        by=by,
+        now=now,
     )
 
 

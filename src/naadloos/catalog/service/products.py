@@ -39,6 +39,7 @@ class GtinExists(AlreadyExists):
 def create_product(session: Session, data: ProductCreate, *, by: str | None) -> ProductOut:
     if session.scalar(select(Product.id).where(Product.code == data.code)) is not None:
         raise ProductExists(f"a product with code {data.code!r} exists", field="code")
+    now = utcnow()
     skus = [v.sku for v in data.variants]
     for i, item in enumerate(data.variants):
         if skus.index(item.sku) != i:
@@ -46,7 +47,7 @@ def create_product(session: Session, data: ProductCreate, *, by: str | None) -> 
         if item.gtin is not None:
             variants.checked_gtin(item.gtin, f"variants.{i}.gtin")
         if item.price is not None:
-            prices.checked_price(item.price, f"variants.{i}.price")
+            prices.checked_price(item.price, f"variants.{i}.price", now)
     taken = set(session.scalars(select(Variant.sku).where(Variant.sku.in_(skus))))
     if taken:
         i = next(i for i, s in enumerate(skus) if s in taken)
@@ -61,7 +62,6 @@ def create_product(session: Session, data: ProductCreate, *, by: str | None) -> 
         )
         raise GtinExists(f"GTIN {data.variants[i].gtin} is in use", field=f"variants.{i}.gtin")
 
-    now = utcnow()
     product = Product(
         id=new_id(),
         code=data.code,
