@@ -16,6 +16,7 @@ from naadloos.cli import app
 from naadloos.kit.models import OutboxEvent
 from naadloos.kit.settings import Settings
 from naadloos.runtime import Runtime
+from tests.conftest import KeyFactory
 
 KEY = re.compile(r"nl_[a-z0-9]{12}_[A-Za-z0-9_-]{43}")
 
@@ -164,6 +165,16 @@ def test_the_demo_loads_a_dutch_retailer_and_prints_a_working_key(
         exceptions = client.get(
             "/v1/prices/exceptions", headers={"Authorization": f"Bearer {admin_key.group()}"}
         ).json()
+        found = [
+            client.get(
+                "/v1/search",
+                params={"q": "regenjassen", **where},
+                headers={"Authorization": f"Bearer {till.group(1)}"},
+            ).json()
+            for where in ({}, {"in_stock_at": "store:amsterdam"})
+        ]
+    assert [item["name"] for item in found[0]["items"]] == ["Regenjas Wadden"]
+    assert found[1]["items"] == []  # the demo's Amsterdam store has none of it
     assert scanned["product"]["name"] == "Regenjas Wadden"
     assert scanned["availability"]["total"] > 0
     assert [(e["sku"], e["channel"]) for e in exceptions] == [("SNK-G-42", "marketplace")]
@@ -181,3 +192,19 @@ def test_the_worker_delivers_what_is_pending_and_exits(cli: CliRunner, runtime: 
     assert "delivered 1 events" in result.output
     with runtime.db.unit_of_work(write=False) as session:
         assert session.scalars(select(OutboxEvent.delivered_at)).one() is not None
+
+
+def test_the_search_index_is_rebuilt_from_the_command_line(
+    cli: CliRunner, runtime: Runtime, api_key: KeyFactory
+) -> None:
+    key = api_key("catalog:write")
+    with TestClient(create_app(runtime=runtime, dispatch=False)) as client:
+        body = {"code": "P-1", "name": "Zwarte jas", "variants": [{"sku": "JAS-M"}]}
+        assert client.post("/v1/products", json=body, headers=key).status_code == 201
+
+        result = cli.invoke(app, ["catalog", "reindex"])
+
+        assert result.exit_code == 0, result.output
+        assert "1 products indexed" in result.output
+        found = client.get("/v1/search", params={"q": "jassen"}, headers=key).json()
+        assert [item["code"] for item in found["items"]] == ["P-1"]

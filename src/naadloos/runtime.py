@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from naadloos import migrations
+from naadloos.catalog.service import prices
 from naadloos.inventory.service import expiry
 from naadloos.kit.db import Database
 from naadloos.kit.errors import ServiceUnavailable
@@ -29,6 +30,11 @@ def build_jobs(settings: Settings) -> list[PeriodicJob]:
             "reservations.expire",
             settings.reservation_sweep_seconds,
             expiry.expire_due,
+        ),
+        PeriodicJob(
+            "catalog.search-prices",
+            settings.search_price_refresh_seconds,
+            prices.refresh_due_search_prices,
         ),
     ]
 

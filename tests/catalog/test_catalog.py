@@ -4,8 +4,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from naadloos.catalog import gtin
+from naadloos.kit.models import OutboxEvent
+from naadloos.runtime import Runtime
 from tests.conftest import fields
 
 
@@ -219,3 +222,49 @@ def test_an_unknown_sku_has_no_price(client: TestClient, admin: dict[str, str]) 
     response = client.get("/v1/variants/NOPE/price", headers=admin)
 
     assert (response.status_code, response.json()["code"]) == (404, "variant_not_found")
+
+
+def test_a_product_changes_only_where_asked(
+    client: TestClient, admin: dict[str, str], runtime: Runtime
+) -> None:
+    assert client.post("/v1/products", json=jacket(), headers=admin).status_code == 201
+
+    changed = client.patch(
+        "/v1/products/P-1001",
+        json={"description": "Licht en waterdicht", "category": None},
+        headers=admin,
+    )
+
+    assert changed.status_code == 200, changed.text
+    product = changed.json()
+    assert product["description"] == "Licht en waterdicht"
+    assert product["category"] is None
+    assert product["name"] == "Regenjas Wadden"
+    assert product["updated_at"] > product["created_at"]
+    assert [v["sku"] for v in product["variants"]] == ["JAS-L", "JAS-M"]
+    with runtime.db.unit_of_work(write=False) as session:
+        [payload] = session.scalars(
+            select(OutboxEvent.payload).where(OutboxEvent.name == "ProductUpdated")
+        ).all()
+    assert payload["fields"] == ["category", "description"]
+
+
+BAD_CHANGES = [
+    ("P-1001", {"name": None}, 422, "name"),
+    ("P-1001", {"sku": "X"}, 422, "body.sku"),
+    ("P-404", {"name": "Jas"}, 404, "code"),
+]
+
+
+@pytest.mark.parametrize("case", BAD_CHANGES)
+def test_a_bad_product_change_names_the_field_and_changes_nothing(
+    client: TestClient, admin: dict[str, str], case: tuple[str, dict[str, Any], int, str]
+) -> None:
+    code, body, status, field = case
+    assert client.post("/v1/products", json=jacket(), headers=admin).status_code == 201
+
+    response = client.patch(f"/v1/products/{code}", json=body, headers=admin)
+
+    assert response.status_code == status, response.text
+    assert fields(response.json()) == [field]
+    assert client.get("/v1/products/P-1001", headers=admin).json()["name"] == "Regenjas Wadden"

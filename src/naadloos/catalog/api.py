@@ -10,6 +10,7 @@ from naadloos.catalog.schemas import (
     PriceVersion,
     ProductCreate,
     ProductOut,
+    ProductUpdate,
 )
 from naadloos.catalog.service import prices, products
 from naadloos.kit.auth import Principal, require
@@ -55,6 +56,15 @@ def list_products(
 @router.get("/v1/products/{code}", dependencies=[READ])
 def get_product(code: str, session: Session = Depends(get_session)) -> ProductOut:
     return products.get_product(session, code)
+
+
+@router.patch("/v1/products/{code}", dependencies=[Depends(WRITE)])
+def update_product(
+    code: str, data: ProductUpdate, session: Session = Depends(get_session)
+) -> ProductOut:
+    """Change a product's name, description, brand, category, attributes or media; search
+    finds it by its new words at once."""
+    return products.update_product(session, code, data)
 
 
 @router.get("/v1/variants/{sku}/price", dependencies=[READ])

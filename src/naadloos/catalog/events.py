@@ -11,6 +11,13 @@ class ProductCreated(Event):
     skus: list[str]
 
 
+class ProductUpdated(Event):
+    """Fields of a product changed; `fields` names them."""
+
+    code: str
+    fields: list[str]
+
+
 class PriceChanged(Event):
     """A new price for a variant: the one price (`channel` None) or a channel's exception.
     `amount` None ends that channel's exception."""

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from naadloos.kit.db import Base, UTCDateTime
@@ -57,3 +57,26 @@ class Price(Base):
     valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class ProductSearch(Base):
+    """The analysed text of a product (`catalog.analysis`), one row a product. The full-text
+    index over it is the database's own and made by migration 0006: an FTS5 table kept in step
+    by triggers on SQLite, a GIN index on PostgreSQL (ADR 0008)."""
+
+    __tablename__ = "product_search"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)  # FTS5 rowid
+    product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id"), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    brand: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(Text)
+    codes: Mapped[str] = mapped_column(Text)
+    attributes: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    # The lowest one price of the variants, kept with every price change so that filters,
+    # sorts and facets do not work out each price: valid until `price_until` (the next
+    # scheduled price), and for a channel only when the product has no `exceptions`.
+    price: Mapped[int | None] = mapped_column(Integer)
+    price_until: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    exceptions: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
@@ -51,6 +52,20 @@ class ProductCreate(BaseModel):
     attributes: Attributes = Field(default_factory=dict)
     media: list[HttpUrl] = Field(default_factory=list, max_length=50)
     variants: list[VariantIn] = Field(min_length=1, max_length=500)
+
+
+class ProductUpdate(BaseModel):
+    """The fields to change; a field left out stays as it is, `null` clears brand or category.
+    Variants and prices have their own calls."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text | None = None
+    description: str | None = Field(default=None, max_length=20_000)
+    brand: Text | None = None
+    category: Text | None = None
+    attributes: Attributes | None = None
+    media: list[HttpUrl] | None = Field(default=None, max_length=50)
 
 
 class PriceOut(BaseModel):
@@ -102,3 +117,51 @@ class ProductOut(BaseModel):
     variants: list[VariantOut]
     created_at: datetime
     updated_at: datetime
+
+
+class SearchSort(StrEnum):
+    RELEVANCE = "relevance"
+    NAME = "name"
+    PRICE_ASC = "price_asc"
+    PRICE_DESC = "price_desc"
+    NEWEST = "newest"
+
+
+class SearchHit(BaseModel):
+    code: str
+    name: str
+    brand: str | None
+    category: str | None
+    media: list[str]
+    skus: list[str]
+    price: PriceOut | None = Field(description="The lowest price of its variants, now")
+    score: float = Field(description="Relevance to the query: higher is better; 0 without one")
+
+
+class FacetValue(BaseModel):
+    value: str
+    count: int
+
+
+class PriceRange(BaseModel):
+    min_amount: int = Field(description="From this amount (minor units), included")
+    max_amount: int | None = Field(description="Up to this amount, excluded; None: no limit")
+    count: int
+
+
+class Facets(BaseModel):
+    """Counts of the products that match everything asked except the facet's own filter, so a
+    shop can offer the other brands (categories, ...) next to the chosen one."""
+
+    category: list[FacetValue]
+    brand: list[FacetValue]
+    price: list[PriceRange]
+    location: list[FacetValue] | None = Field(
+        default=None, description="Products in stock per location; only when asked for"
+    )
+
+
+class SearchResult(BaseModel):
+    total: int
+    items: list[SearchHit]
+    facets: Facets

@@ -8,7 +8,7 @@ import typer
 import uvicorn
 
 from naadloos import migrations
-from naadloos.cli import channels, customers, demo, keys
+from naadloos.cli import catalog, channels, customers, demo, keys
 from naadloos.cli.common import cli_runtime, load_settings
 from naadloos.kit.jobs import run_once, run_periodically
 from naadloos.kit.logs import configure
@@ -25,6 +25,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(keys.app, name="keys")
 app.add_typer(channels.app, name="channels")
 app.add_typer(customers.app, name="customers")
+app.add_typer(catalog.app, name="catalog")
 app.command("demo")(demo.demo)
 
 

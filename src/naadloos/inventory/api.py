@@ -7,8 +7,9 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from naadloos.catalog.schemas import ProductOut
+from naadloos.catalog.schemas import ProductOut, SearchResult, SearchSort
 from naadloos.catalog.service import products, variants
+from naadloos.catalog.service.search import MAX_LIMIT, MAX_OFFSET, SearchQuery
 from naadloos.inventory.schemas import (
     Availability,
     LevelOut,
@@ -23,8 +24,9 @@ from naadloos.inventory.schemas import (
     SafetyStockOut,
 )
 from naadloos.inventory.service import availability as atp
-from naadloos.inventory.service import ledger, levels, locations, reservations, safety
+from naadloos.inventory.service import ledger, levels, locations, reservations, safety, search
 from naadloos.kit.auth import Principal, require
+from naadloos.kit.errors import ValidationFailed
 from naadloos.kit.http import IDEMPOTENT, TransactionalRoute, get_session
 from naadloos.kit.pagination import Page, PageParams, page_params
 from naadloos.kit.problems import RESPONSES
@@ -221,3 +223,61 @@ def product_by_gtin(
         product=product,
         availability=Availability.model_validate(atp.availability(session, variant.sku, channel)),
     )
+
+
+def _edges(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError as exc:
+        raise ValidationFailed.field(
+            "price_edges", "give amounts in minor units: 2500,5000"
+        ) from exc
+
+
+@router.get("/v1/search", dependencies=[Depends(require("catalog:read"))], tags=["catalog"])
+def search_products(
+    *,
+    q: str | None = Query(
+        None,
+        max_length=200,
+        description="Words in any order, Dutch or English; the last one may be the start of a word",
+        examples=["zwarte jas"],
+    ),
+    category: list[str] = Query(
+        [], description="A category and everything below it (`Dames` has `Dames > Jassen`)"
+    ),
+    brand: list[str] = Query([], description="One of these brands"),
+    price_min: int | None = Query(None, description="Minor units, included"),
+    price_max: int | None = Query(None, description="Minor units, included"),
+    channel: str | None = Query(
+        None, max_length=100, description="Whose price and safety stock: the shop's channel"
+    ),
+    in_stock_at: str | None = Query(
+        None, max_length=100, description="Only products available at this location"
+    ),
+    location_facet: bool = Query(False, description="Count the matches in stock per location"),
+    price_edges: str | None = Query(
+        None, description="Edges of the price facet's ranges, minor units", examples=["2500,5000"]
+    ),
+    sort: SearchSort | None = Query(None, description="`relevance` with `q`, else `name`"),
+    limit: int = Query(24, description=f"1 to {MAX_LIMIT}"),
+    offset: int = Query(0, description=f"0 to {MAX_OFFSET}"),
+    session: Session = Depends(get_session),
+) -> SearchResult:
+    """Find products by words in their name, brand, category, codes, attributes and
+    description, narrowed by category, brand, price and stock at a location, with facets."""
+    query = SearchQuery(
+        text=q,
+        categories=tuple(category),
+        brands=tuple(brand),
+        price_min=price_min,
+        price_max=price_max,
+        channel=channel,
+        sort=sort,
+        limit=limit,
+        offset=offset,
+        **({} if (edges := _edges(price_edges)) is None else {"price_edges": edges}),
+    )
+    return search.search(session, query, in_stock_at=in_stock_at, location_facet=location_facet)

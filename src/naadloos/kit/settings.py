@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(default=12, ge=1)
     outbox_retention_days: int = Field(default=7, ge=0)
     reservation_sweep_seconds: float = Field(default=5.0, gt=0)
+    # How soon a scheduled price reaches search's kept price (searches are right meanwhile).
+    search_price_refresh_seconds: float = Field(default=60.0, gt=0)
     idempotency_retention_hours: int = Field(default=24, ge=1)
 
     # Matching persons who share no identifier: weights in bits of evidence (ADR 0006).

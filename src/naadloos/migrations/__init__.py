@@ -10,6 +10,14 @@ from sqlalchemy import Engine
 
 from naadloos.kit.settings import Settings
 
+# The databases' own full-text index objects (migration 0006) are not models.
+UNMODELLED = ("product_fts", "ix_product_search_document")
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Whether autogenerate compares an object of the database with the models."""
+    return name is None or not name.startswith(UNMODELLED)
+
 
 def alembic_config(settings: Settings) -> Config:
     config = Config()

@@ -9,6 +9,7 @@ import naadloos.inventory.models
 import naadloos.kit.models  # noqa: F401 - registers the tables on the metadata
 from naadloos.kit.db import Base, create_engine_for
 from naadloos.kit.settings import Settings
+from naadloos.migrations import include_name
 
 config = context.config
 target_metadata = Base.metadata
@@ -43,6 +44,7 @@ def _run(connection: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # type: ignore[attr-defined]
         compare_type=True,
+        include_name=include_name,
         # SQLite runs DDL in transactions too (we control BEGIN): a failed migration leaves
         # no half-changed schema behind.
         transactional_ddl=True,

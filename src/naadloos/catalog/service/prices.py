@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from naadloos.catalog.events import PriceChanged
-from naadloos.catalog.models import Price, Variant
+from naadloos.catalog.models import Price, ProductSearch, Variant
 from naadloos.catalog.schemas import (
     PriceException,
     PriceIn,
@@ -91,6 +91,46 @@ def current_prices(
     return prices
 
 
+def refresh_search_price(session: Session, product_id: uuid.UUID, now: datetime) -> None:
+    """Keep the product's lowest one price on its search row (see `ProductSearch.price`).
+    The row is locked first: a concurrent change of another variant's price waits, then sees
+    this one."""
+    session.execute(
+        select(ProductSearch.id).where(ProductSearch.product_id == product_id).with_for_update()
+    )
+    ids = list(session.scalars(select(Variant.id).where(Variant.product_id == product_id)))
+    current = [row.amount for row in _latest(session, ids, None, now).values()]
+    scheduled = select(func.min(Price.valid_from)).where(
+        Price.variant_id.in_(ids), Price.channel.is_(None), Price.valid_from > now
+    )
+    exception = exists().where(Price.variant_id.in_(ids), Price.channel.is_not(None))
+    session.execute(
+        update(ProductSearch)
+        .where(ProductSearch.product_id == product_id)
+        .values(
+            price=min((a for a in current if a is not None), default=None),
+            price_until=scheduled.scalar_subquery(),
+            exceptions=exception,
+        )
+    )
+
+
+def refresh_due_search_prices(session: Session, batch: int = 500) -> int:
+    """The periodic job: search rows whose scheduled price has started get their new price."""
+    now = utcnow()
+    due = list(
+        session.scalars(
+            select(ProductSearch.product_id)
+            .where(ProductSearch.price_until <= now)
+            .order_by(ProductSearch.price_until)
+            .limit(batch)
+        )
+    )
+    for product_id in due:
+        refresh_search_price(session, product_id, now)
+    return len(due)
+
+
 def price_of(session: Session, sku: str, *, channel: str | None = None) -> PriceOut:
     variant = variants.get_variant(session, sku)
     price = current_prices(session, [variant.id], channel=channel).get(variant.id)
@@ -147,6 +187,7 @@ def _write(
     )
     session.add(row)
     session.flush()
+    refresh_search_price(session, variant.product_id, now)
     emit(
         session,
         PriceChanged(

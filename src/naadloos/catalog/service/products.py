@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from naadloos.catalog import gtin as gtins
-from naadloos.catalog.events import ProductCreated
+from naadloos.catalog.events import ProductCreated, ProductUpdated
 from naadloos.catalog.models import Product, Variant
 from naadloos.catalog.schemas import (
     ProductCreate,
     ProductOut,
+    ProductUpdate,
     VariantOut,
 )
-from naadloos.catalog.service import prices, variants
+from naadloos.catalog.service import prices, search, variants
 from naadloos.kit.errors import AlreadyExists, ValidationFailed
 from naadloos.kit.events import emit
 from naadloos.kit.ids import new_id
@@ -90,6 +91,7 @@ def create_product(session: Session, data: ProductCreate, *, by: str | None) -> 
         session.flush()
         if v.price is not None:
             prices.append_price(session, variant, v.price, channel=None, by=by, now=now)
+    search.index_product(session, product)
     emit(session, ProductCreated(code=product.code, name=product.name, skus=skus))
     return product_out(session, product)
 
@@ -99,6 +101,36 @@ def get_product(session: Session, code: str) -> ProductOut:
     if product is None:
         raise variants.ProductNotFound(f"no product with code {code!r}", field="code")
     return product_out(session, product)
+
+
+_CLEARABLE = {"brand", "category"}
+
+
+def update_product(session: Session, code: str, data: ProductUpdate) -> ProductOut:
+    """Change the fields given, re-index the product for search, and say what changed."""
+    product = session.scalar(select(Product).where(Product.code == code).with_for_update())
+    if product is None:
+        raise variants.ProductNotFound(f"no product with code {code!r}", field="code")
+    changed: list[str] = []
+    for name in sorted(data.model_fields_set):
+        value = getattr(data, name)
+        if value is None and name not in _CLEARABLE:
+            raise ValidationFailed.field(name, f"{name} cannot be cleared")
+        if name == "media":
+            value = [str(url) for url in value]
+        if getattr(product, name) != value:
+            setattr(product, name, value)
+            changed.append(name)
+    if changed:
+        product.updated_at = utcnow()
+        session.flush()
+        search.index_product(session, product)
+        emit(session, ProductUpdated(code=product.code, fields=changed))
+    return product_out(session, product)
+
+
+def count_products(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Product)) or 0
 
 
 def list_products(
