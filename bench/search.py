@@ -255,6 +255,9 @@ def _recorded_sql(db: BenchDatabase, queries: list[dict[str, Any]]) -> list[list
 
 def _raw(db: BenchDatabase, recorded: list[list[Any]]) -> list[float]:
     conn, _ = raw_connection(db)
+    if db.name == "postgresql":  # as naadloos' own connections (kit/db.py)
+        conn.execute("SET jit = off")  # type: ignore[attr-defined]
+        conn.commit()  # type: ignore[attr-defined]
     latencies = []
     for statements in recorded:
         started = time.perf_counter()

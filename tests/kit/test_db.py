@@ -69,6 +69,13 @@ def test_a_read_only_unit_of_work_cannot_write_on_postgresql(runtime: Runtime) -
         session.execute(text("UPDATE channels SET name = 'x'"))
 
 
+def test_postgresql_sessions_do_not_compile_queries_with_jit(runtime: Runtime) -> None:
+    if runtime.db.dialect != "postgresql":
+        pytest.skip("JIT is PostgreSQL's")
+    with runtime.db.unit_of_work(write=False) as session:
+        assert session.scalar(text("SHOW jit")) == "off"
+
+
 def test_settings_name_an_unsupported_database() -> None:
     with pytest.raises(ValueError, match="unsupported database 'mysql'"):
         Settings(database_url="mysql://root@localhost/shop")

@@ -170,9 +170,21 @@ def create_engine_for(settings: Settings) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
         pool_pre_ping=True,
     )
+
+    @event.listens_for(engine, "connect")
+    def _postgres_session(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
+        # No JIT: naadloos' statements are short, and a correlated subquery can lift a plan's
+        # estimated cost over `jit_above_cost`, where compiling it took 600 ms of a 15 ms
+        # search (seen with EXPLAIN ANALYZE on bench/search.py's catalog).
+        autocommit = dbapi_conn.autocommit
+        dbapi_conn.autocommit = True
+        dbapi_conn.execute("SET jit = off")
+        dbapi_conn.autocommit = autocommit
+
+    return engine

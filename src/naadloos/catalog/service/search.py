@@ -133,12 +133,17 @@ def reindex(session: Session, progress: Callable[[int], None] | None = None) -> 
     return count
 
 
+# The kept price travels with the text hits, so that a query reads each search row once (on
+# PostgreSQL a second join to product_search led the planner away from the GIN index).
+_KEPT = (ProductSearch.price, ProductSearch.price_until, ProductSearch.exceptions)
+
+
 def _text_hits(session: Session, terms: list[analysis.Term]) -> Subquery:
     """`(product_id, score)` of the products that match the terms, higher score better."""
     if session.get_bind().dialect.name == "sqlite":
         bm25 = func.bm25(literal_column("product_fts"), *_FTS5_WEIGHTS)
         return (
-            select(ProductSearch.product_id, (-bm25).label("score"))
+            select(ProductSearch.product_id, (-bm25).label("score"), *_KEPT)
             .select_from(ProductSearch)
             .join(_FTS, _FTS.c.rowid == ProductSearch.id)
             .where(text("product_fts MATCH :fts").bindparams(fts=analysis.fts5_query(terms)))
@@ -149,6 +154,7 @@ def _text_hits(session: Session, terms: list[analysis.Term]) -> Subquery:
         select(
             ProductSearch.product_id,
             func.ts_rank(_PG_DOCUMENT, query, type_=Float).label("score"),
+            *_KEPT,
         )
         .where(_PG_DOCUMENT.op("@@")(query))
         .subquery("hits")
@@ -172,7 +178,7 @@ def _variant_price(channel: str | None, now: datetime) -> ColumnElement[int]:
     return one if channel is None else func.coalesce(newest(Price.channel == channel), one)
 
 
-def _product_price(channel: str | None, now: datetime) -> ColumnElement[int]:
+def _product_price(channel: str | None, now: datetime, kept: Any) -> ColumnElement[int]:
     """The lowest price of a product's variants, now: what filters, sorts and facets use. The
     price kept on the search row while it holds, else worked out from the price history."""
     worked_out = (
@@ -180,10 +186,10 @@ def _product_price(channel: str | None, now: datetime) -> ColumnElement[int]:
         .where(Variant.product_id == Product.id)
         .scalar_subquery()
     )
-    holds = or_(ProductSearch.price_until.is_(None), ProductSearch.price_until > now)
+    holds = or_(kept.price_until.is_(None), kept.price_until > now)
     if channel is not None:
-        holds = and_(holds, ProductSearch.exceptions.is_(False))
-    return case((holds, ProductSearch.price), else_=worked_out)
+        holds = and_(holds, kept.exceptions.is_(False))
+    return case((holds, kept.price), else_=worked_out)
 
 
 @dataclass(frozen=True)
@@ -207,14 +213,14 @@ def _matched(
 ) -> _Matched:
     """Every filter applied except `leave_out` (a facet counts without its own filter). The
     search row is joined only when `priced` or a price filter needs it."""
-    price = _product_price(query.channel, now)
+    price = _product_price(query.channel, now, ProductSearch if hits is None else hits.c)
     score: ColumnElement[float] = literal(0.0, Float) if hits is None else hits.c.score
     filtered = leave_out != "price" and (query.price_min, query.price_max) != (None, None)
     stmt = select(Product.id).select_from(Product)
-    if priced or filtered:
-        stmt = stmt.join(ProductSearch, ProductSearch.product_id == Product.id)
     if hits is not None:
         stmt = stmt.join(hits, hits.c.product_id == Product.id)
+    elif priced or filtered:
+        stmt = stmt.join(ProductSearch, ProductSearch.product_id == Product.id)
     if query.categories and leave_out != "category":
         stmt = stmt.where(
             or_(
