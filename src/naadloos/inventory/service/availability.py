@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from naadloos.channels import service as channels
-from naadloos.inventory.models import Location, SafetyStock, StockLevel
+from naadloos.inventory.models import Location, StockLevel
 from naadloos.inventory.schemas import LocationCapability
 from naadloos.inventory.service import ledger, safety
 from naadloos.kit.errors import ValidationFailed
@@ -38,9 +38,8 @@ def parse_near(near: str) -> tuple[float, float]:
     return lat, lon
 
 
-# Built once: the hot path binds values into cached statements and skips the ORM.
 # Built once: the hot path binds values into a cached statement and skips the ORM. One round
-# trip: the rows, with the channel's safety stock for the SKU (or for all SKUs) on each.
+# trip: the rows, each with what the channel holds back of the SKU (its safety stock).
 _ROWS = (
     select(
         Location.code,
@@ -50,12 +49,7 @@ _ROWS = (
         Location.longitude,
         Location.capabilities,
         StockLevel.on_hand - StockLevel.reserved - StockLevel.allocated,
-        select(SafetyStock.quantity)
-        .where(SafetyStock.channel == bindparam("channel"), SafetyStock.sku == bindparam("sku"))
-        .scalar_subquery(),
-        select(SafetyStock.quantity)
-        .where(SafetyStock.channel == bindparam("channel"), SafetyStock.sku == safety.ALL_SKUS)
-        .scalar_subquery(),
+        safety.held_back(bindparam("channel"), StockLevel.sku),
     )
     .join(StockLevel, StockLevel.location_id == Location.id)
     .where(StockLevel.sku == bindparam("sku"), Location.active.is_(True))
@@ -98,8 +92,7 @@ def availability(
     if not rows:  # stock rows exist for catalog SKUs only (a foreign key): is this one known?
         ledger.checked_sku(session, sku, "sku")
     places: list[LocationRow] = []
-    for code, name, kind, lat, lon, capabilities, free, own, every in rows:
-        held_back = own if own is not None else (every or 0)
+    for code, name, kind, lat, lon, capabilities, free, held_back in rows:
         distance = None
         if near is not None:
             if lat is None or lon is None:

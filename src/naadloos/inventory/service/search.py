@@ -3,31 +3,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from naadloos.catalog.schemas import SearchResult
 from naadloos.catalog.service import search as catalog
-from naadloos.inventory.models import Location, SafetyStock, StockLevel
+from naadloos.inventory.models import Location, StockLevel
 from naadloos.inventory.service import locations, safety
 
 
 def _available(channel: str | None) -> ColumnElement[int]:
     """Available to promise of the stock row of the enclosing query."""
     free = StockLevel.on_hand - StockLevel.reserved - StockLevel.allocated
-    if channel is None:
-        return free
-    own = (
-        select(SafetyStock.quantity)
-        .where(SafetyStock.channel == channel, SafetyStock.sku == StockLevel.sku)
-        .scalar_subquery()
-    )
-    every = (
-        select(SafetyStock.quantity)
-        .where(SafetyStock.channel == channel, SafetyStock.sku == safety.ALL_SKUS)
-        .scalar_subquery()
-    )
-    return free - func.coalesce(own, every, 0)
+    return free if channel is None else free - safety.held_back(channel, StockLevel.sku)
 
 
 def search(
