@@ -7,10 +7,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -34,6 +37,16 @@ def report(metric: str, value: float, unit: str, ceiling: float | None, **extra:
         **extra,
     }
     print(json.dumps(line), flush=True)
+
+
+def stamp(db: BenchDatabase, t: datetime) -> Any:
+    """A timestamp as the bare driver writes it for naadloos' UTC columns."""
+    return t.replace(tzinfo=None).isoformat(" ", "microseconds") if db.name == "sqlite" else t
+
+
+def ident(db: BenchDatabase, u: uuid.UUID) -> Any:
+    """A UUID as the bare driver writes it for naadloos' UUID columns."""
+    return u.hex if db.name == "sqlite" else u
 
 
 def percentile(samples: list[float], pct: float) -> float:

@@ -18,9 +18,8 @@ import random
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from bench.common import BenchDatabase, api_server, percentile, report
+from bench.common import BenchDatabase, api_server, ident, percentile, report, stamp
 from bench.http_api import admin_key, raw_connection
 from bench.loadgen import Request, latencies_one_client, run_load
 
@@ -30,19 +29,11 @@ CHUNK = 5_000
 NEAR = (52.0907, 5.1214)
 
 
-def _stamp(db: BenchDatabase, t: datetime) -> Any:
-    return t.replace(tzinfo=None).isoformat(" ", "microseconds") if db.name == "sqlite" else t
-
-
-def _ident(db: BenchDatabase, u: uuid.UUID) -> Any:
-    return u.hex if db.name == "sqlite" else u
-
-
 def _setup(db: BenchDatabase, skus: int, stock: int = 50) -> list[str]:
     """Products, variants, locations across the Netherlands, and a stock row per (sku, place)."""
     conn, p = raw_connection(db)
     sqlite = db.name == "sqlite"
-    now = _stamp(db, datetime.now(UTC))
+    now = stamp(db, datetime.now(UTC))
     rng = random.Random(5)
     cur = conn.cursor()  # type: ignore[attr-defined]
     if sqlite:
@@ -78,12 +69,12 @@ def _setup(db: BenchDatabase, skus: int, stock: int = 50) -> list[str]:
         product_id = None
         for i, sku in enumerate(chunk, start):
             if i % VARIANTS_PER_PRODUCT == 0:
-                product_id = _ident(db, uuid.UUID(int=rng.getrandbits(128)))
+                product_id = ident(db, uuid.UUID(int=rng.getrandbits(128)))
                 products.append(
                     (product_id, f"P-{i:06d}", f"Product {i}", "", "{}", "[]", now, now)
                 )
             variants.append(
-                (_ident(db, uuid.UUID(int=rng.getrandbits(128))), product_id, sku, "{}", now)
+                (ident(db, uuid.UUID(int=rng.getrandbits(128))), product_id, sku, "{}", now)
             )
         cur.executemany(
             "INSERT INTO products (id, code, name, description, attributes, media, created_at,"
@@ -203,38 +194,38 @@ def _raw_reservations(db: BenchDatabase, n: int) -> float:
             f"UPDATE stock_levels SET reserved = reserved + 1, updated_at = {p}"
             f" WHERE sku = {p} AND location_id = 1 AND on_hand - reserved - allocated >= 1"
             " RETURNING on_hand, reserved, allocated, damaged",
-            (_stamp(db, now), sku),
+            (stamp(db, now), sku),
         )
         if cur.fetchone() is not None:
             cur.execute(
                 "INSERT INTO reservations (id, channel, status, reference, expires_at, created_at,"
                 f" updated_at, created_by) VALUES ({p},{p},{p},{p},{p},{p},{p},{p})",
                 (
-                    _ident(db, rid),
+                    ident(db, rid),
                     "web",
                     "held",
                     None,
-                    _stamp(db, now + timedelta(minutes=15)),
-                    _stamp(db, now),
-                    _stamp(db, now),
+                    stamp(db, now + timedelta(minutes=15)),
+                    stamp(db, now),
+                    stamp(db, now),
                     "bench",
                 ),
             )
             cur.execute(
                 "INSERT INTO reservation_lines (reservation_id, line, sku, location_id, quantity)"
                 f" VALUES ({p},{p},{p},{p},{p})",
-                (_ident(db, rid), 0, sku, 1, 1),
+                (ident(db, rid), 0, sku, 1, 1),
             )
             cur.execute(
                 "INSERT INTO outbox_events (event_id, name, payload, occurred_at, attempts,"
                 f" available_at) VALUES ({p},{p},{p},{p},{p},{p})",
                 (
-                    _ident(db, uuid.uuid4()),
+                    ident(db, uuid.uuid4()),
                     "StockChanged",
                     json.dumps({"sku": sku, "location": "store:s000", "cause": "reserved"}),
-                    _stamp(db, now),
+                    stamp(db, now),
                     0,
-                    _stamp(db, now),
+                    stamp(db, now),
                 ),
             )
         cur.execute("COMMIT") if sqlite else conn.commit()  # type: ignore[attr-defined]
@@ -246,7 +237,7 @@ def _raw_reservations(db: BenchDatabase, n: int) -> float:
 def _reserve_setup(db: BenchDatabase) -> None:
     conn, p = raw_connection(db)
     sqlite = db.name == "sqlite"
-    now = _stamp(db, datetime.now(UTC))
+    now = stamp(db, datetime.now(UTC))
     cur = conn.cursor()  # type: ignore[attr-defined]
     if sqlite:
         cur.execute("BEGIN IMMEDIATE")
@@ -255,7 +246,7 @@ def _reserve_setup(db: BenchDatabase) -> None:
         f" created_at) VALUES ({p},{p},{p},{p},{p},{p},{p},{p})",
         ("store:s000", "Store", "store", "{}", "{}", '["sell"]', True, now),
     )
-    product = _ident(db, uuid.uuid4())
+    product = ident(db, uuid.uuid4())
     cur.execute(
         "INSERT INTO products (id, code, name, description, attributes, media, created_at,"
         f" updated_at) VALUES ({p},{p},{p},{p},{p},{p},{p},{p})",
@@ -266,7 +257,7 @@ def _reserve_setup(db: BenchDatabase) -> None:
         cur.executemany(
             f"INSERT INTO variants (id, product_id, sku, attributes, created_at)"
             f" VALUES ({p},{p},{p},{p},{p})",
-            [(_ident(db, uuid.uuid4()), product, s, "{}", now) for s in names],
+            [(ident(db, uuid.uuid4()), product, s, "{}", now) for s in names],
         )
         cur.executemany(
             "INSERT INTO stock_levels (sku, location_id, on_hand, reserved, allocated, damaged,"

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import event
 
-from bench.common import BenchDatabase, api_server, percentile, report
+from bench.common import BenchDatabase, api_server, ident, percentile, report, stamp
 from bench.http_api import admin_key, raw_connection
 from bench.loadgen import Request, latencies_one_client
 from naadloos.catalog import analysis
@@ -90,14 +90,6 @@ def _brands(rng: random.Random) -> list[str]:
     return sorted({"".join(rng.sample(syllables, 2)).title() for _ in range(80)})[:50]
 
 
-def _stamp(db: BenchDatabase, t: datetime) -> Any:
-    return t.replace(tzinfo=None).isoformat(" ", "microseconds") if db.name == "sqlite" else t
-
-
-def _ident(db: BenchDatabase, u: uuid.UUID) -> Any:
-    return u.hex if db.name == "sqlite" else u
-
-
 def _rows(
     db: BenchDatabase, rng: random.Random, *, start: int, count: int, brands: list[str], now: Any
 ) -> dict[str, list[tuple[Any, ...]]]:
@@ -117,17 +109,17 @@ def _rows(
         product_id = uuid.UUID(int=rng.getrandbits(128))
         code = f"P-{n:06d}"
         rows["products"].append(
-            (_ident(db, product_id), code, name, description, brand, category, "{}", "[]", now, now)
+            (ident(db, product_id), code, name, description, brand, category, "{}", "[]", now, now)
         )
         price = rng.randrange(995, 30000, 100)
         skus = [(f"{code}-{size}", {"size": size}) for size in ("M", "L")]
         for sku, attributes in skus:
-            variant_id = _ident(db, uuid.UUID(int=rng.getrandbits(128)))
+            variant_id = ident(db, uuid.UUID(int=rng.getrandbits(128)))
             rows["variants"].append(
-                (variant_id, _ident(db, product_id), sku, json.dumps(attributes), now)
+                (variant_id, ident(db, product_id), sku, json.dumps(attributes), now)
             )
             rows["prices"].append(
-                (_ident(db, uuid.UUID(int=rng.getrandbits(128))), variant_id, price, now, now)
+                (ident(db, uuid.UUID(int=rng.getrandbits(128))), variant_id, price, now, now)
             )
             for store in range(1, STORES + 1):
                 rows["stock_levels"].append((sku, store, rng.choice((0, 0, 1, 2, 3)), now))
@@ -140,7 +132,7 @@ def _rows(
             attributes={},
             variants=[(sku, None, attributes) for sku, attributes in skus],
         )
-        rows["product_search"].append((_ident(db, product_id), *doc.values(), price, False))
+        rows["product_search"].append((ident(db, product_id), *doc.values(), price, False))
     return rows
 
 
@@ -161,7 +153,7 @@ def _setup(db: BenchDatabase, products: int) -> None:
     conn, p = raw_connection(db)
     sqlite = db.name == "sqlite"
     rng = random.Random(11)
-    now = _stamp(db, datetime.now(UTC))
+    now = stamp(db, datetime.now(UTC))
     brands = _brands(rng)
     cur = conn.cursor()  # type: ignore[attr-defined]
     if sqlite:

@@ -232,6 +232,9 @@ def test_in_stock_at_a_store_counts_what_is_free_to_sell(
         ({"limit": 0}, "limit", 422),
         ({"offset": 20_000}, "offset", 422),
         ({"sort": "cheapest"}, "sort", 422),
+        ({"brand": [f"B{n}" for n in range(51)]}, "brand", 422),
+        ({"category": [f"C{n}" for n in range(51)]}, "category", 422),
+        ({"price_edges": ",".join(str(n) for n in range(1, 22))}, "price_edges", 422),
     ],
 )
 def test_bad_search_input_names_the_field(

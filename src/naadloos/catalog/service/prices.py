@@ -95,9 +95,11 @@ def refresh_search_price(session: Session, product_id: uuid.UUID, now: datetime)
     """Keep the product's lowest one price on its search row (see `ProductSearch.price`).
     The row is locked first: a concurrent change of another variant's price waits, then sees
     this one."""
-    session.execute(
+    row = session.scalar(
         select(ProductSearch.id).where(ProductSearch.product_id == product_id).with_for_update()
     )
+    if row is None:  # a product being created: indexing it keeps its price then
+        return
     ids = list(session.scalars(select(Variant.id).where(Variant.product_id == product_id)))
     current = [row.amount for row in _latest(session, ids, None, now).values()]
     scheduled = select(func.min(Price.valid_from)).where(

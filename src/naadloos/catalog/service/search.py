@@ -53,6 +53,8 @@ DEFAULT_PRICE_EDGES = (2500, 5000, 10000, 20000, 50000)  # minor units: EUR 25, 
 FACET_SIZE = 20
 MAX_LIMIT = 100
 MAX_OFFSET = 10_000
+MAX_CHOICES = 50  # categories or brands in one search
+MAX_PRICE_EDGES = 20
 
 # Column weights of the relevance: name, brand, category, codes, attributes, description.
 _FTS5_WEIGHTS = (10.0, 6.0, 4.0, 4.0, 2.0, 1.0)
@@ -133,8 +135,7 @@ def reindex(session: Session, progress: Callable[[int], None] | None = None) -> 
     return count
 
 
-# The kept price travels with the text hits, so that a query reads each search row once (on
-# PostgreSQL a second join to product_search led the planner away from the GIN index).
+# The kept price travels with the text hits, so that a query reads each search row once.
 _KEPT = (ProductSearch.price, ProductSearch.price_until, ProductSearch.exceptions)
 
 
@@ -265,9 +266,14 @@ def _checked(query: SearchQuery, session: Session) -> None:
         and query.price_min > query.price_max
     ):
         raise ValidationFailed.field("price_max", "is below price_min")
+    for field, chosen in (("category", query.categories), ("brand", query.brands)):
+        if len(chosen) > MAX_CHOICES:
+            raise ValidationFailed.field(field, f"give at most {MAX_CHOICES}")
     edges = query.price_edges
     if not edges or any(e <= 0 for e in edges) or list(edges) != sorted(set(edges)):
         raise ValidationFailed.field("price_edges", "give increasing amounts above 0")
+    if len(edges) > MAX_PRICE_EDGES:
+        raise ValidationFailed.field("price_edges", f"give at most {MAX_PRICE_EDGES} amounts")
     if query.channel is not None and not channels.channel_exists(session, query.channel):
         channels.get_channel(session, query.channel, field="channel")  # raises the 404
 
