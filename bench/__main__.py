@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Callable
 
-from bench import customer360, http_api, ingest, inventory, matching, outbox, search
+from bench import checkout, customer360, http_api, ingest, inventory, matching, outbox, search
 from bench.common import BenchDatabase, fresh_database, postgres_available
 
 logging.disable(logging.WARNING)
@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, Callable[[BenchDatabase], None]] = {
     "availability": inventory.availability,
     "reservations": inventory.reservations,
     "search": search.run,
+    "checkout": checkout.run,
 }
 
 

@@ -18,6 +18,7 @@ import random
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bench.common import BenchDatabase, api_server, ident, percentile, report, stamp
 from bench.http_api import admin_key, raw_connection
@@ -234,17 +235,14 @@ def _raw_reservations(db: BenchDatabase, n: int) -> float:
     return n / elapsed
 
 
-def _reserve_setup(db: BenchDatabase) -> None:
-    conn, p = raw_connection(db)
-    sqlite = db.name == "sqlite"
-    now = stamp(db, datetime.now(UTC))
-    cur = conn.cursor()  # type: ignore[attr-defined]
-    if sqlite:
-        cur.execute("BEGIN IMMEDIATE")
+def seed_store(db: BenchDatabase, cur: Any, now: Any, capabilities: str) -> Any:
+    """Store `store:s000` (location id 1) and product P-1, whose id is returned, for
+    benchmarks that add their own variants and stock."""
+    p = "?" if db.name == "sqlite" else "%s"
     cur.execute(
         "INSERT INTO locations (code, name, kind, address, opening_hours, capabilities, active,"
         f" created_at) VALUES ({p},{p},{p},{p},{p},{p},{p},{p})",
-        ("store:s000", "Store", "store", "{}", "{}", '["sell"]', True, now),
+        ("store:s000", "Store", "store", "{}", "{}", capabilities, True, now),
     )
     product = ident(db, uuid.uuid4())
     cur.execute(
@@ -252,6 +250,17 @@ def _reserve_setup(db: BenchDatabase) -> None:
         f" updated_at) VALUES ({p},{p},{p},{p},{p},{p},{p},{p})",
         (product, "P-1", "Product", "", "{}", "[]", now, now),
     )
+    return product
+
+
+def _reserve_setup(db: BenchDatabase) -> None:
+    conn, p = raw_connection(db)
+    sqlite = db.name == "sqlite"
+    now = stamp(db, datetime.now(UTC))
+    cur = conn.cursor()  # type: ignore[attr-defined]
+    if sqlite:
+        cur.execute("BEGIN IMMEDIATE")
+    product = seed_store(db, cur, now, '["sell"]')
     for prefix in ("SKU", "RAW"):
         names = [f"{prefix}-{n:04d}" for n in range(RESERVE_SKUS)]
         cur.executemany(

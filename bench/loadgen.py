@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -90,3 +90,60 @@ def latencies_one_client(
     if result.statuses != {200: total}:
         raise RuntimeError(f"not every request answered 200: {result.statuses}")
     return result
+
+
+class Session:
+    """One keep-alive connection that reads answers in full (a flow needs the ids in them)."""
+
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, auth: str
+    ) -> None:
+        self.reader, self.writer, self.host, self.auth = reader, writer, host, auth
+
+    async def call(self, req: Request) -> tuple[int, object]:
+        self.writer.write(_encode(req, self.host, self.auth))
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        body = await self.reader.readexactly(length) if length else b""
+        return status, json.loads(body) if body else None
+
+
+Flow = Callable[[Session, int], Awaitable[str]]
+
+
+@dataclass
+class FlowResult:
+    flows_per_s: float
+    latencies_ms: list[float]
+    outcomes: dict[str, int]
+
+
+async def run_flows(base: str, key: str, total: int, flow: Flow, clients: int = 8) -> FlowResult:
+    """`total` runs of `flow` (several dependent requests) from `clients` connections; the
+    latency is a whole flow's, the statuses count what each flow returned."""
+    parts = urlsplit(base)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    counter = iter(range(total))
+    latencies: list[float] = []
+    outcomes: dict[str, int] = {}
+
+    async def client() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        session = Session(reader, writer, host, f"Bearer {key}")
+        try:
+            for i in counter:
+                started = time.perf_counter()
+                outcome = await flow(session, i)
+                latencies.append((time.perf_counter() - started) * 1000)
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return FlowResult(total / (time.perf_counter() - started), latencies, outcomes)

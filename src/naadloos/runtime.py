@@ -16,6 +16,7 @@ from naadloos.kit.jobs import PeriodicJob
 from naadloos.kit.nats import NatsPublisher
 from naadloos.kit.outbox import Dispatcher, EventBus
 from naadloos.kit.settings import Settings
+from naadloos.orders.service import orders
 
 
 def build_bus() -> EventBus:
@@ -35,6 +36,11 @@ def build_jobs(settings: Settings) -> list[PeriodicJob]:
             "catalog.search-prices",
             settings.search_price_refresh_seconds,
             prices.refresh_due_search_prices,
+        ),
+        PeriodicJob(
+            "orders.uncollected",
+            settings.uncollected_sweep_seconds,
+            orders.cancel_uncollected,
         ),
     ]
 

@@ -21,6 +21,7 @@ from naadloos.kit import problems
 from naadloos.kit.auth import KeyCache
 from naadloos.kit.jobs import run_periodically
 from naadloos.kit.settings import Settings, get_settings
+from naadloos.orders.api import router as orders_router
 from naadloos.runtime import Runtime, build_runtime
 
 log = logging.getLogger(__name__)
@@ -92,4 +93,5 @@ def create_app(
     app.include_router(customers_api.identity_router)
     app.include_router(catalog_router)
     app.include_router(inventory_router)
+    app.include_router(orders_router)
     return app

@@ -31,7 +31,7 @@ from naadloos.kit.models import ApiKey
 from naadloos.kit.time import utcnow
 
 # Modules that own scopes. A module adds its name here when it lands.
-SCOPE_MODULES = ("channels", "customers", "catalog", "inventory")
+SCOPE_MODULES = ("channels", "customers", "catalog", "inventory", "orders")
 ADMIN = "*"
 TRACK = "track"
 _SCOPE = re.compile(r"^(?P<module>[a-z_]+):(?P<access>read|write)$")

@@ -39,3 +39,12 @@ def vat_basis_points(rate: Decimal) -> int:
 def vat_rate(basis_points: int) -> Decimal:
     """2100 -> Decimal('21.00')."""
     return (Decimal(basis_points) / 100).quantize(Decimal("0.01"))
+
+
+def vat_included(amount: int, rate: Decimal) -> int:
+    """The VAT inside a VAT-inclusive amount of minor units, rounded half up:
+    12100 at 21% -> 2100."""
+    if rate <= 0:
+        return 0
+    exact = Decimal(amount) * rate / (Decimal(100) + rate)
+    return int(exact.quantize(Decimal(1), rounding="ROUND_HALF_UP"))

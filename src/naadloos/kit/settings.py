@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     reservation_sweep_seconds: float = Field(default=5.0, gt=0)
     # How soon a scheduled price reaches search's kept price (searches are right meanwhile).
     search_price_refresh_seconds: float = Field(default=60.0, gt=0)
+    # Orders: how long adding to a cart holds the units; how long a ready click & collect
+    # order waits at the desk before it is cancelled and its units go back on sale.
+    cart_hold_seconds: int = Field(default=1800, ge=60, le=7 * 24 * 3600)
+    collect_within_hours: int = Field(default=72, ge=1, le=60 * 24)
+    uncollected_sweep_seconds: float = Field(default=60.0, gt=0)
     idempotency_retention_hours: int = Field(default=24, ge=1)
 
     # Matching persons who share no identifier: weights in bits of evidence (ADR 0006).

@@ -2,11 +2,6 @@ from __future__ import annotations
 
 from alembic import context
 
-import naadloos.catalog.models
-import naadloos.channels.models
-import naadloos.customers.models
-import naadloos.inventory.models
-import naadloos.kit.models  # noqa: F401 - registers the tables on the metadata
 from naadloos.kit.db import Base, create_engine_for
 from naadloos.kit.settings import Settings
 from naadloos.migrations import include_name

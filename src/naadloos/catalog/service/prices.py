@@ -91,6 +91,18 @@ def current_prices(
     return prices
 
 
+def prices_by_sku(
+    session: Session, skus: list[str], *, channel: str | None = None
+) -> dict[str, PriceOut]:
+    """`current_prices` by SKU; a SKU without a price (or unknown) is left out."""
+    if not skus:
+        return {}
+    rows = session.execute(select(Variant.sku, Variant.id).where(Variant.sku.in_(skus)))
+    ids = dict(rows.all())
+    found = current_prices(session, list(ids.values()), channel=channel)
+    return {sku: found[vid] for sku, vid in ids.items() if vid in found}
+
+
 def refresh_search_price(session: Session, product_id: uuid.UUID, now: datetime) -> None:
     """Keep the product's lowest one price on its search row (see `ProductSearch.price`).
     The row is locked first: a concurrent change of another variant's price waits, then sees

@@ -58,6 +58,25 @@ def find_by_identifier(session: Session, identifier: str) -> Person:
     return get_person(session, row.person_id)
 
 
+def known_ids(session: Session, person_id: uuid.UUID) -> list[uuid.UUID]:
+    """The person's id first, then the ids of persons merged into it: what other modules may
+    have recorded (a cart opened before two profiles were found to be one person)."""
+    person = get_person(session, person_id)
+    merged = session.scalars(select(Person.id).where(Person.merged_into_id == person.id))
+    return [person.id, *merged]
+
+
+def values_of(session: Session, person_id: uuid.UUID, kind: str) -> list[str]:
+    """The person's identifier values of one type (e.g. every `anonymous_id` they used)."""
+    return list(
+        session.scalars(
+            select(Identifier.value).where(
+                Identifier.person_id == person_id, Identifier.type == kind
+            )
+        )
+    )
+
+
 def identifiers(session: Session, person_id: uuid.UUID) -> list[IdentifierOut]:
     rows = session.scalars(
         select(Identifier).where(Identifier.person_id == person_id).order_by(Identifier.type)

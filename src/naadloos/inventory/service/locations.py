@@ -104,3 +104,12 @@ def resolve(session: Session, codes: Iterable[tuple[str, str]]) -> dict[str, Pla
         if not found[code][1]:
             raise ValidationFailed.field(field, f"location {code!r} is closed")
     return {code: place for code, (place, _) in found.items()}
+
+
+def codes_of(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    """Location codes by id."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = session.execute(select(Location.id, Location.code).where(Location.id.in_(wanted)))
+    return dict(rows.all())

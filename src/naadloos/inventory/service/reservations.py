@@ -69,7 +69,58 @@ def reserve(
         wanted[(line.sku, places[line.location].id)] += line.qty
         first_line.setdefault(line.sku, i)
     by_id = {place.id: place for place in places.values()}
-    held_back = safety.safety_for(session, data.channel, set(first_line))
+    return _create(
+        session,
+        data.channel,
+        wanted,
+        by_id,
+        ttl_seconds=data.ttl_seconds,
+        reference=data.reference,
+        by=by,
+        now=now,
+        field_of={sku: field(i, "sku") for sku, i in first_line.items()},
+    )
+
+
+def reserve_at(
+    session: Session,
+    place: Place,
+    sku: str,
+    qty: int,
+    *,
+    channel: str,
+    ttl_seconds: int,
+    reference: str | None,
+    by: str | None,
+) -> ReservationOut:
+    """`reserve` for one line at a location the caller has already resolved and a channel it
+    has already checked (a cart's line): the same hold with fewer statements."""
+    return _create(
+        session,
+        channel,
+        {(sku, place.id): qty},
+        {place.id: place},
+        ttl_seconds=ttl_seconds,
+        reference=reference,
+        by=by,
+        now=utcnow(),
+        field_of={sku: "sku"},
+    )
+
+
+def _create(
+    session: Session,
+    channel: str,
+    wanted: dict[tuple[str, int], int],
+    by_id: dict[int, Place],
+    *,
+    ttl_seconds: int,
+    reference: str | None,
+    by: str | None,
+    now: datetime,
+    field_of: dict[str, str],
+) -> ReservationOut:
+    held_back = safety.safety_for(session, channel, set(field_of))
     reservation_id = new_id()
     held: set[tuple[str, int]] = set()
     # Key order: concurrent reservations wait for each other, never in a circle. A line that
@@ -84,18 +135,18 @@ def reserve(
             reference=str(reservation_id),
             now=now,
             held=frozenset(held),
-            field=field(first_line[sku], "sku"),
+            field=field_of[sku],
         )
         held.add((sku, location_id))
-    expires_at = now + timedelta(seconds=data.ttl_seconds)
+    expires_at = now + timedelta(seconds=ttl_seconds)
     connection = session.connection()
     connection.execute(
         _INSERT_RESERVATION,
         {
             "id": reservation_id,
-            "channel": data.channel,
+            "channel": channel,
             "status": ReservationStatus.HELD.value,
-            "reference": data.reference,
+            "reference": reference,
             "expires_at": expires_at,
             "created_at": now,
             "updated_at": now,
@@ -118,9 +169,9 @@ def reserve(
     )
     return ReservationOut(
         id=reservation_id,
-        channel=data.channel,
+        channel=channel,
         status=ReservationStatus.HELD,
-        reference=data.reference,
+        reference=reference,
         expires_at=expires_at,
         lines=[
             ReservationLineOut(sku=sku, location=by_id[loc].code, qty=wanted[(sku, loc)])
@@ -170,6 +221,27 @@ def get_reservation(session: Session, reservation_id: uuid.UUID) -> Reservation:
     if reservation is None:
         raise ReservationNotFound(f"no reservation {reservation_id}", field="id")
     return reservation
+
+
+def states(
+    session: Session, reservation_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, tuple[ReservationStatus, datetime]]:
+    """(status, expires_at) of each reservation; a hold past its expiry counts as expired."""
+    if not reservation_ids:
+        return {}
+    now = utcnow()
+    rows = session.execute(
+        select(Reservation.id, Reservation.status, Reservation.expires_at).where(
+            Reservation.id.in_(reservation_ids)
+        )
+    )
+    found: dict[uuid.UUID, tuple[ReservationStatus, datetime]] = {}
+    for rid, status, expires_at in rows:
+        state = ReservationStatus(status)
+        if state is ReservationStatus.HELD and expires_at <= now:
+            state = ReservationStatus.EXPIRED
+        found[rid] = (state, expires_at)
+    return found
 
 
 _LINES = (
@@ -299,6 +371,57 @@ def allocate(
             at=now,
         )
     return reservation_out(session, get_reservation(session, reservation_id))
+
+
+_CLAIM_HELD = (
+    update(RESERVATIONS)
+    .where(
+        RESERVATIONS.c.id.in_(bindparam("ids", expanding=True)),
+        RESERVATIONS.c.status == ReservationStatus.HELD.value,
+        RESERVATIONS.c.expires_at > bindparam("now"),
+    )
+    .values(status=ReservationStatus.ALLOCATED.value, updated_at=bindparam("now"))
+    .returning(RESERVATIONS.c.id)
+)
+_LINES_OF = (
+    select(
+        ReservationLine.reservation_id,
+        ReservationLine.sku,
+        ReservationLine.quantity,
+        Location.id,
+        Location.code,
+    )
+    .join(Location, Location.id == ReservationLine.location_id)
+    .where(ReservationLine.reservation_id.in_(bindparam("ids", expanding=True)))
+    .order_by(ReservationLine.sku, ReservationLine.location_id)
+)
+
+
+def allocate_held(
+    session: Session, reservation_ids: list[uuid.UUID], *, at: datetime | None = None
+) -> set[uuid.UUID]:
+    """`allocate` for many holds at once (a checkout): those still held and not expired become
+    allocations, their lines in key order. Returns the ids that did; the others are untouched
+    (lapsed, released or allocated before)."""
+    if not reservation_ids:
+        return set()
+    now = at or utcnow()
+    connection = session.connection()
+    claimed = set(connection.execute(_CLAIM_HELD, {"ids": reservation_ids, "now": now}).scalars())
+    if not claimed:
+        return claimed
+    for rid, sku, qty, loc_id, code in connection.execute(_LINES_OF, {"ids": sorted(claimed)}):
+        ledger.change(
+            session,
+            sku,
+            Place(loc_id, code),
+            cause="allocated",
+            reference=str(rid),
+            reserved=-qty,
+            allocated=qty,
+            at=now,
+        )
+    return claimed
 
 
 def fulfil(

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from naadloos.kit.events import Event
+
+
+class CartUpdated(Event):
+    """A cart's lines or customer changed (on any channel)."""
+
+    cart_id: str
+    code: str
+    channel: str
+    customer_id: str | None
+    anonymous_id: str | None
+    lines: list[dict[str, str | int]]  # sku, location, qty
+
+
+class OrderPlaced(Event):
+    order_id: str
+    number: str
+    channel: str
+    customer_id: str | None
+    fulfilment: str
+    pickup_location: str | None
+    currency: str
+    total: int
+    lines: list[dict[str, str | int]]  # sku, location, qty, unit_price
+
+
+class OrderReadyForPickup(Event):
+    """The customer can collect: notify them (the code is their proof at the desk)."""
+
+    order_id: str
+    number: str
+    customer_id: str | None
+    location: str
+    pickup_code: str
+    collect_by: str
+
+
+class OrderCollected(Event):
+    order_id: str
+    number: str
+    customer_id: str | None
+    location: str
+
+
+class OrderShipped(Event):
+    order_id: str
+    number: str
+    customer_id: str | None
+    carrier: str | None
+    tracking: str | None
+
+
+class OrderCancelled(Event):
+    """The order will not be fulfilled; its units are back in stock."""
+
+    order_id: str
+    number: str
+    customer_id: str | None
+    reason: str | None

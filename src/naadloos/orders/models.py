@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from naadloos.kit.db import Base, UTCDateTime
+
+
+class Cart(Base):
+    """One cart, the same on app, web and in the store: found by its id, its short `code` (a QR
+    at the till) or its customer. It belongs to a person, or to an anonymous id until they
+    identify. A cart has no prices of its own: it shows the one current price."""
+
+    __tablename__ = "carts"
+    __table_args__ = (
+        Index("ix_carts_person_status", "person_id", "status"),
+        Index("ix_carts_anonymous_status", "anonymous_id", "status"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    channel: Mapped[str] = mapped_column(String(100))
+    person_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    anonymous_id: Mapped[str | None] = mapped_column(String(200))
+    # Where lines hold stock unless a line says otherwise (the shop's store, the web warehouse).
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    status: Mapped[str] = mapped_column(String(20))  # open | checked_out
+    order_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class CartLine(Base):
+    """A SKU in a cart at a location, with the stock hold (a reservation) that keeps it."""
+
+    __tablename__ = "cart_lines"
+
+    cart_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("carts.id"), primary_key=True)
+    sku: Mapped[str] = mapped_column(ForeignKey("variants.sku"), primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), primary_key=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    reservation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reservations.id"))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Order(Base):
+    """An order from any channel. Its status changes only through `orders.service.orders`,
+    each change a row of `order_changes` (who, through which channel, when, why)."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        Index("ix_orders_person_created", "person_id", "created_at"),
+        Index("ix_orders_status_collect_by", "status", "collect_by"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    cart_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("carts.id"), unique=True)
+    channel: Mapped[str] = mapped_column(String(100))
+    person_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    status: Mapped[str] = mapped_column(String(30))
+    fulfilment: Mapped[str] = mapped_column(String(20))  # ship | collect
+    pickup_location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    pickup_code: Mapped[str | None] = mapped_column(String(12))
+    collect_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ship_to: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    contact: Mapped[dict[str, Any]] = mapped_column(JSON)
+    currency: Mapped[str] = mapped_column(String(3))
+    total: Mapped[int] = mapped_column(Integer)  # minor units, VAT included
+    vat_total: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OrderLine(Base):
+    """What was bought, at the price of the moment of checkout, and the allocation that
+    keeps its units (an allocated reservation of the inventory)."""
+
+    __tablename__ = "order_lines"
+
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    line: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sku: Mapped[str] = mapped_column(ForeignKey("variants.sku"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[int] = mapped_column(Integer)
+    vat_rate: Mapped[str] = mapped_column(String(8))  # a decimal percentage, e.g. "21"
+    reservation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reservations.id"))
+
+
+class OrderChange(Base):
+    """The order's history, append-only: every status change, who made it, through which
+    channel, when and why."""
+
+    __tablename__ = "order_changes"
+
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    from_status: Mapped[str | None] = mapped_column(String(30))
+    to_status: Mapped[str] = mapped_column(String(30))
+    by: Mapped[str | None] = mapped_column(String(200))
+    channel: Mapped[str | None] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

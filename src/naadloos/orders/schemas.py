@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from naadloos.inventory.schemas import MAX_QUANTITY, Address, Sku
+
+Identifier = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=320, pattern=r"^.+:.+$")
+]
+ChannelCode = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+LocationRef = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class CartStatus(StrEnum):
+    OPEN = "open"
+    CHECKED_OUT = "checked_out"
+
+
+class CartCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: ChannelCode | None = Field(
+        default=None, description="Where the cart starts; a key bound to a channel sets it"
+    )
+    customer: Identifier | None = Field(
+        default=None,
+        description="An identifier of a known customer, e.g. `email:jan@example.nl`",
+        examples=["loyalty_card:NL-000123"],
+    )
+    anonymous_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        default=None, description="The device or browser id, until the customer identifies"
+    )
+    location: LocationRef | None = Field(
+        default=None, description="Where lines hold stock unless a line says otherwise"
+    )
+
+
+class CartUpdate(BaseModel):
+    """Identify the customer of a cart (a loyalty card scanned at the till, a login in the app)
+    or move where its new lines hold stock."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer: Identifier | None = None
+    location: LocationRef | None = None
+
+
+class CartLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: Sku
+    qty: int = Field(gt=0, le=MAX_QUANTITY)
+    location: LocationRef | None = Field(
+        default=None, description="Where to hold the stock; the cart's location when left out"
+    )
+
+
+class CartLineSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    qty: int = Field(ge=0, le=MAX_QUANTITY, description="0 removes the line")
+    location: LocationRef | None = None
+
+
+class CartLineOut(BaseModel):
+    sku: str
+    location: str
+    qty: int
+    unit_price: int | None = Field(description="The one current price, VAT included")
+    vat_rate: Decimal | None
+    line_total: int | None
+    held_until: datetime | None = Field(
+        description="Until when the units are held for this cart; null: the hold lapsed and "
+        "checkout holds them again if it can"
+    )
+
+
+class CartOut(BaseModel):
+    id: uuid.UUID
+    code: str = Field(description="Short code to open the cart elsewhere (a QR at the till)")
+    channel: str
+    status: CartStatus
+    customer_id: uuid.UUID | None
+    anonymous_id: str | None
+    location: str | None
+    lines: list[CartLineOut]
+    currency: str
+    total: int
+    order_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Fulfilment(StrEnum):
+    SHIP = "ship"
+    COLLECT = "collect"
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(max_length=200)] | None = None
+    email: Annotated[str, StringConstraints(max_length=320)] | None = None
+    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+
+
+class CheckoutIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fulfilment: Fulfilment
+    pickup_location: LocationRef | None = Field(
+        default=None, description="For collect: the store or pickup point"
+    )
+    ship_to: Address | None = Field(default=None, description="For ship: the address")
+    contact: Contact = Field(default_factory=Contact)
+
+    @model_validator(mode="after")
+    def _what_the_fulfilment_needs(self) -> CheckoutIn:
+        if self.fulfilment is Fulfilment.COLLECT and self.pickup_location is None:
+            raise ValueError("pickup_location is required to collect")
+        if self.fulfilment is Fulfilment.SHIP and self.ship_to is None:
+            raise ValueError("ship_to is required to ship")
+        return self
+
+
+class OrderStatus(StrEnum):
+    PLACED = "placed"
+    READY_FOR_PICKUP = "ready_for_pickup"
+    COLLECTED = "collected"
+    SHIPPED = "shipped"
+    CANCELLED = "cancelled"
+
+
+class OrderLineOut(BaseModel):
+    sku: str
+    location: str
+    qty: int
+    unit_price: int
+    vat_rate: Decimal
+    line_total: int
+
+
+class OrderChangeOut(BaseModel):
+    seq: int
+    from_status: OrderStatus | None
+    to_status: OrderStatus
+    by: str | None
+    channel: str | None
+    reason: str | None
+    details: dict[str, Any]
+    at: datetime
+
+
+class OrderOut(BaseModel):
+    id: uuid.UUID
+    number: str
+    status: OrderStatus
+    channel: str
+    customer_id: uuid.UUID | None
+    cart_id: uuid.UUID | None
+    fulfilment: Fulfilment
+    pickup_location: str | None
+    pickup_code: str | None = Field(
+        default=None,
+        description="The customer's proof at the pickup desk: in the checkout's answer and the "
+        "OrderReadyForPickup event only",
+    )
+    collect_by: datetime | None
+    ship_to: dict[str, Any] | None
+    contact: dict[str, Any]
+    currency: str
+    total: int
+    vat_total: int
+    lines: list[OrderLineOut]
+    history: list[OrderChangeOut]
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrderAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class CollectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pickup_code: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=12)
+    ]
+
+
+class ShipIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    carrier: Annotated[str, StringConstraints(max_length=100)] | None = None
+    tracking: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+OrderSort = Literal["newest", "oldest"]

@@ -1,0 +1,402 @@
+"""Carts that follow the customer: the same cart on app, web and in the store. Every line holds
+its units with a reservation of the inventory (a TTL); changing a line swaps its hold inside the
+request's transaction, so a refusal leaves the line and its hold as they were."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
+
+from sqlalchemy import ColumnElement, bindparam, delete, or_, select, update
+from sqlalchemy.orm import Session
+
+from naadloos.catalog.service import prices
+from naadloos.channels import service as channels
+from naadloos.customers.service import profiles
+from naadloos.customers.service.profiles import PersonNotFound
+from naadloos.inventory.models import Location
+from naadloos.inventory.schemas import ReservationStatus
+from naadloos.inventory.service import locations, reservations
+from naadloos.kit.db import insert_or_nothing
+from naadloos.kit.errors import Conflict, NotFound, ValidationFailed
+from naadloos.kit.events import emit
+from naadloos.kit.ids import new_id
+from naadloos.kit.money import DEFAULT_CURRENCY
+from naadloos.kit.time import utcnow
+from naadloos.orders.events import CartUpdated
+from naadloos.orders.models import Cart, CartLine
+from naadloos.orders.schemas import (
+    CartCreate,
+    CartLineOut,
+    CartOut,
+    CartStatus,
+    CartUpdate,
+)
+from naadloos.orders.service.codes import normalised, short_code
+
+CODE_LENGTH = 8
+OPEN_CARTS_LISTED = 20
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What the retailer set (`NAADLOOS_CART_HOLD_SECONDS`, `NAADLOOS_COLLECT_WITHIN_HOURS`)."""
+
+    hold_seconds: int = 1800
+    collect_within_hours: int = 72
+
+
+class CartNotFound(NotFound):
+    code = "cart_not_found"
+    title = "Cart not found"
+
+
+class CartClosed(Conflict):
+    code = "cart_closed"
+    title = "The cart was checked out"
+
+
+def acting_channel(session: Session, asked: str | None, key_channel: str | None) -> str:
+    """The channel a cart or order action happens in: the key's own channel (a till's key),
+    else the one asked for; it must exist."""
+    if key_channel is not None and asked is not None and asked != key_channel:
+        raise ValidationFailed.field("channel", f"this key acts for channel {key_channel!r}")
+    channel = asked or key_channel
+    if channel is None:
+        raise ValidationFailed.field("channel", "required (or use a key bound to a channel)")
+    if not channels.channel_exists(session, channel):
+        channels.get_channel(session, channel, field="channel")  # raises the 404
+    return channel
+
+
+def _person(session: Session, identifier: str, field: str) -> uuid.UUID:
+    try:
+        return profiles.find_by_identifier(session, identifier).id
+    except ValidationFailed as exc:
+        raise ValidationFailed.field(field, exc.detail) from exc
+    except PersonNotFound as exc:
+        raise PersonNotFound(exc.detail, field=field) from exc
+
+
+def create_cart(
+    session: Session, data: CartCreate, *, key_channel: str | None, by: str | None
+) -> Filled:
+    channel = acting_channel(session, data.channel, key_channel)
+    person_id = _person(session, data.customer, "customer") if data.customer else None
+    location_id = (
+        locations.resolve(session, [(data.location, "location")])[data.location].id
+        if data.location
+        else None
+    )
+    now = utcnow()
+    cart_id = new_id()
+    for _ in range(5):  # a code already taken: draw another (1 in 10^12 with 40 bits)
+        values = {
+            "id": cart_id,
+            "code": short_code(CODE_LENGTH),
+            "channel": channel,
+            "person_id": person_id,
+            "anonymous_id": data.anonymous_id,
+            "location_id": location_id,
+            "status": CartStatus.OPEN.value,
+            "order_id": None,
+            "created_at": now,
+            "updated_at": now,
+            "created_by": by,
+        }
+        if insert_or_nothing(session, Cart, values, Cart.id) is not None:
+            break
+    else:  # pragma: no cover - five collisions in a row
+        raise Conflict("could not draw a free cart code; try again")
+    return _announce(session, get_cart(session, cart_id))
+
+
+def get_cart(session: Session, cart_id: uuid.UUID) -> Cart:
+    cart = session.get(Cart, cart_id)
+    if cart is None:
+        raise CartNotFound(f"no cart {cart_id}", field="id")
+    return cart
+
+
+def cart_by_code(session: Session, code: str) -> Cart:
+    cart = session.scalar(select(Cart).where(Cart.code == normalised(code)))
+    if cart is None:
+        raise CartNotFound(f"no cart with code {code!r}", field="code")
+    return cart
+
+
+def open_carts_of(session: Session, customer: str) -> list[Cart]:
+    """The customer's open carts, newest first: those opened under any profile that is now
+    this person, and those opened anonymously on a device they later identified on."""
+    person_id = _person(session, customer, "customer")
+    ids = profiles.known_ids(session, person_id)
+    devices = profiles.values_of(session, ids[0], "anonymous_id")
+    mine: ColumnElement[bool] = Cart.person_id.in_(ids)
+    if devices:
+        mine = or_(mine, Cart.anonymous_id.in_(devices))
+    return list(
+        session.scalars(
+            select(Cart)
+            .where(mine, Cart.status == CartStatus.OPEN.value)
+            .order_by(Cart.updated_at.desc())
+            .limit(OPEN_CARTS_LISTED)
+        )
+    )
+
+
+def claim_open(session: Session, cart_id: uuid.UUID, *, to: CartStatus | None = None) -> Cart:
+    """Take the cart's row for this transaction, if it is still open (concurrent changes of
+    one cart, from the app and the till at once, wait for each other): one UPDATE that
+    returns the cart."""
+    values: dict[str, object] = {"updated_at": utcnow()}
+    if to is not None:
+        values["status"] = to.value
+    claimed = session.scalars(
+        update(Cart)
+        .where(Cart.id == cart_id, Cart.status == CartStatus.OPEN.value)
+        .values(**values)
+        .returning(Cart),
+        execution_options={"populate_existing": True},
+    ).first()
+    if claimed is None:
+        cart = get_cart(session, cart_id)
+        raise CartClosed(f"cart {cart_id} is {cart.status}", cart_status=cart.status)
+    return claimed
+
+
+def update_cart(session: Session, cart_id: uuid.UUID, data: CartUpdate) -> Filled:
+    cart = claim_open(session, cart_id)
+    if data.customer is not None:
+        cart.person_id = _person(session, data.customer, "customer")
+    if data.location is not None:
+        cart.location_id = locations.resolve(session, [(data.location, "location")])[
+            data.location
+        ].id
+    session.flush()
+    return _announce(session, cart)
+
+
+def _line_place(session: Session, cart: Cart, location: str | None) -> locations.Place:
+    if location is not None:
+        return locations.resolve(session, [(location, "location")])[location]
+    if cart.location_id is None:
+        raise ValidationFailed.field(
+            "location", "the cart has no location: name where to hold the stock"
+        )
+    code = locations.codes_of(session, [cart.location_id])[cart.location_id]
+    return locations.Place(cart.location_id, code)
+
+
+def release_hold(session: Session, reservation_id: uuid.UUID) -> None:
+    """Give a line's units back, if its hold still holds them (a lapsed hold has already)."""
+    state = reservations.states(session, [reservation_id]).get(reservation_id)
+    if state is not None and state[0] is ReservationStatus.HELD:
+        reservations.release(session, reservation_id)
+
+
+def hold(
+    session: Session,
+    cart: Cart,
+    sku: str,
+    place: locations.Place,
+    qty: int,
+    *,
+    policy: Policy,
+    by: str | None,
+) -> uuid.UUID:
+    """Hold `qty` of `sku` at `place` for the cart; 409 `insufficient_stock` if it cannot."""
+    held = reservations.reserve_at(
+        session,
+        place,
+        sku,
+        qty,
+        channel=cart.channel,
+        ttl_seconds=policy.hold_seconds,
+        reference=f"cart:{cart.id}",
+        by=by,
+    )
+    return held.id
+
+
+def set_line(
+    session: Session,
+    cart_id: uuid.UUID,
+    sku: str,
+    qty: int,
+    *,
+    location: str | None,
+    add: bool,
+    policy: Policy,
+    by: str | None,
+) -> Filled:
+    """Add `qty` to a line (`add`) or set it to `qty` (0 removes the line); the whole line is
+    held again for a fresh TTL."""
+    cart = claim_open(session, cart_id)
+    place = _line_place(session, cart, location)
+    line = session.get(CartLine, (cart.id, sku, place.id))
+    wanted = qty + (line.quantity if line is not None and add else 0)
+    if line is not None:
+        release_hold(session, line.reservation_id)
+    if wanted == 0:
+        if line is not None:
+            session.delete(line)
+    else:
+        reservation_id = hold(session, cart, sku, place, wanted, policy=policy, by=by)
+        if line is None:
+            session.add(
+                CartLine(
+                    cart_id=cart.id,
+                    sku=sku,
+                    location_id=place.id,
+                    quantity=wanted,
+                    reservation_id=reservation_id,
+                    added_at=utcnow(),
+                )
+            )
+        else:
+            line.quantity = wanted
+            line.reservation_id = reservation_id
+    session.flush()
+    return _announce(session, cart)
+
+
+def remove_line(session: Session, cart_id: uuid.UUID, sku: str, *, location: str | None) -> Filled:
+    cart = claim_open(session, cart_id)
+    lines = [line for line in lines_of(session, cart.id) if line.sku == sku]
+    if location is not None:
+        lines = [line for line in lines if line.location == location]
+    if not lines:
+        where = "" if location is None else f" at {location!r}"
+        raise NotFound(f"the cart has no line for {sku!r}{where}", field="sku")
+    for line in lines:
+        release_hold(session, line.reservation_id)
+    session.execute(
+        delete(CartLine).where(
+            CartLine.cart_id == cart.id,
+            CartLine.sku == sku,
+            CartLine.location_id.in_([line.location_id for line in lines]),
+        )
+    )
+    return _announce(session, cart)
+
+
+class Line(NamedTuple):
+    """A cart line as read with its location's code."""
+
+    sku: str
+    location_id: int
+    location: str
+    qty: int
+    reservation_id: uuid.UUID
+
+
+class Filled(NamedTuple):
+    """A cart and its lines, read once in a request."""
+
+    cart: Cart
+    lines: list[Line]
+
+
+_LINES = (
+    select(
+        CartLine.sku,
+        CartLine.location_id,
+        Location.code,
+        CartLine.quantity,
+        CartLine.reservation_id,
+    )
+    .join(Location, Location.id == CartLine.location_id)
+    .where(CartLine.cart_id == bindparam("cart_id"))
+    .order_by(CartLine.sku, CartLine.location_id)
+)
+
+
+def lines_of(session: Session, cart_id: uuid.UUID) -> list[Line]:
+    """In key order (sku, location id): the order stock rows are locked in."""
+    return [Line(*row) for row in session.execute(_LINES, {"cart_id": cart_id})]
+
+
+def filled(session: Session, cart: Cart) -> Filled:
+    return Filled(cart, lines_of(session, cart.id))
+
+
+def customer_of(session: Session, cart: Cart) -> uuid.UUID | None:
+    """The person the cart belongs to now (after merges), or whose device opened it."""
+    if cart.person_id is not None:
+        return profiles.get_person(session, cart.person_id).id
+    if cart.anonymous_id is not None:
+        try:
+            return profiles.find_by_identifier(session, f"anonymous_id:{cart.anonymous_id}").id
+        except (PersonNotFound, ValidationFailed):
+            return None
+    return None
+
+
+def cart_out(session: Session, view: Filled) -> CartOut:
+    cart, lines = view
+    current = prices.prices_by_sku(
+        session, sorted({line.sku for line in lines}), channel=cart.channel
+    )
+    holds = reservations.states(session, [line.reservation_id for line in lines])
+    out_lines: list[CartLineOut] = []
+    currency = DEFAULT_CURRENCY
+    total = 0
+    for line in lines:
+        price = current.get(line.sku)
+        state = holds.get(line.reservation_id)
+        held_until: datetime | None = (
+            state[1] if state is not None and state[0] is ReservationStatus.HELD else None
+        )
+        if price is not None:
+            currency = price.currency
+            total += price.amount * line.qty
+        out_lines.append(
+            CartLineOut(
+                sku=line.sku,
+                location=line.location,
+                qty=line.qty,
+                unit_price=None if price is None else price.amount,
+                vat_rate=None if price is None else price.vat_rate,
+                line_total=None if price is None else price.amount * line.qty,
+                held_until=held_until,
+            )
+        )
+    location = None
+    if cart.location_id is not None:
+        location = locations.codes_of(session, [cart.location_id])[cart.location_id]
+    return CartOut(
+        id=cart.id,
+        code=cart.code,
+        channel=cart.channel,
+        status=CartStatus(cart.status),
+        customer_id=customer_of(session, cart),
+        anonymous_id=cart.anonymous_id,
+        location=location,
+        lines=out_lines,
+        currency=currency,
+        total=total,
+        order_id=cart.order_id,
+        created_at=cart.created_at,
+        updated_at=cart.updated_at,
+    )
+
+
+def _announce(session: Session, cart: Cart) -> Filled:
+    """Emit CartUpdated with the cart's lines as they are now; returns them."""
+    view = filled(session, cart)
+    emit(
+        session,
+        CartUpdated(
+            cart_id=str(cart.id),
+            code=cart.code,
+            channel=cart.channel,
+            customer_id=None if cart.person_id is None else str(cart.person_id),
+            anonymous_id=cart.anonymous_id,
+            lines=[
+                {"sku": line.sku, "location": line.location, "qty": line.qty} for line in view.lines
+            ],
+        ),
+    )
+    return view

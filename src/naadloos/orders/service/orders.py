@@ -1,0 +1,385 @@
+"""Orders and their state machine. Every change claims the order's status with one conditional
+UPDATE (of a collection at the desk and the sweeper cancelling an uncollected order, exactly one
+wins) and appends a row to the order's history: from, to, who, through which channel, why.
+
+    placed ──> ready_for_pickup ──> collected          (collect)
+       │              │
+       ├──> shipped   └──> cancelled (by anyone, or not collected in time)
+       └──> cancelled
+"""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from naadloos.inventory.service import locations, reservations
+from naadloos.kit.db import table_of
+from naadloos.kit.errors import Conflict, NotFound, ValidationFailed
+from naadloos.kit.events import emit
+from naadloos.kit.pagination import PageParams, paginate
+from naadloos.kit.time import utcnow
+from naadloos.orders.events import (
+    OrderCancelled,
+    OrderCollected,
+    OrderReadyForPickup,
+    OrderShipped,
+)
+from naadloos.orders.models import Order, OrderChange, OrderLine
+from naadloos.orders.schemas import (
+    Fulfilment,
+    OrderChangeOut,
+    OrderLineOut,
+    OrderOut,
+    OrderStatus,
+)
+
+ORDERS = table_of(Order)
+CHANGES = table_of(OrderChange)
+
+# Which status may follow which, per fulfilment.
+NEXT: dict[Fulfilment, dict[OrderStatus, tuple[OrderStatus, ...]]] = {
+    Fulfilment.COLLECT: {
+        OrderStatus.PLACED: (OrderStatus.READY_FOR_PICKUP, OrderStatus.CANCELLED),
+        OrderStatus.READY_FOR_PICKUP: (OrderStatus.COLLECTED, OrderStatus.CANCELLED),
+    },
+    Fulfilment.SHIP: {
+        OrderStatus.PLACED: (OrderStatus.SHIPPED, OrderStatus.CANCELLED),
+    },
+}
+
+
+class OrderNotFound(NotFound):
+    code = "order_not_found"
+    title = "Order not found"
+
+
+class OrderClosed(Conflict):
+    code = "order_status"
+    title = "The order cannot make this change now"
+
+
+class WrongPickupCode(Conflict):
+    code = "wrong_pickup_code"
+    title = "The pickup code does not match"
+
+
+def get_order(session: Session, order_id: uuid.UUID) -> Order:
+    order = session.get(Order, order_id)
+    if order is None:
+        raise OrderNotFound(f"no order {order_id}", field="id")
+    return order
+
+
+def record_change(
+    session: Session,
+    order_id: uuid.UUID,
+    was: OrderStatus | None,
+    to: OrderStatus,
+    *,
+    by: str | None,
+    channel: str | None,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+    at: datetime,
+) -> None:
+    """Append to the order's history. Callers hold the order's row (a claim or its insert), so
+    the next number is theirs."""
+    last = session.scalar(
+        select(func.coalesce(func.max(OrderChange.seq), 0)).where(OrderChange.order_id == order_id)
+    )
+    session.execute(
+        insert(CHANGES),
+        {
+            "order_id": order_id,
+            "seq": int(last or 0) + 1,
+            "from_status": None if was is None else was.value,
+            "to_status": to.value,
+            "by": by,
+            "channel": channel,
+            "reason": reason,
+            "details": details or {},
+            "at": at,
+        },
+    )
+
+
+def _claim(
+    session: Session, order_id: uuid.UUID, to: OrderStatus, now: datetime, **values: Any
+) -> tuple[Order, OrderStatus]:
+    """Move the order to `to` if its fulfilment allows it from its status now; returns the
+    order and the status it had."""
+    order = get_order(session, order_id)
+    fulfilment = Fulfilment(order.fulfilment)
+    allowed_from = [was for was, nexts in NEXT[fulfilment].items() if to in nexts]
+    for was in allowed_from:
+        claimed = session.execute(
+            update(ORDERS)
+            .where(ORDERS.c.id == order_id, ORDERS.c.status == was.value)
+            .values(status=to.value, updated_at=now, **values)
+            .returning(ORDERS.c.id)
+        ).first()
+        if claimed is not None:
+            session.refresh(order)
+            return order, was
+    session.refresh(order)
+    raise OrderClosed(
+        f"order {order.number} is {order.status}; a {fulfilment} order cannot become {to} now",
+        order_status=order.status,
+    )
+
+
+def _lines(session: Session, order_id: uuid.UUID) -> list[OrderLine]:
+    return list(
+        session.scalars(
+            select(OrderLine)
+            .where(OrderLine.order_id == order_id)
+            .order_by(OrderLine.sku, OrderLine.location_id)
+        )
+    )
+
+
+def mark_ready(
+    session: Session,
+    order_id: uuid.UUID,
+    *,
+    collect_within_hours: int,
+    by: str | None,
+    channel: str | None,
+) -> Order:
+    """The goods are at the desk: the customer is told (OrderReadyForPickup) and has until
+    `collect_by` to come."""
+    now = utcnow()
+    collect_by = now + timedelta(hours=collect_within_hours)
+    order, was = _claim(session, order_id, OrderStatus.READY_FOR_PICKUP, now, collect_by=collect_by)
+    record_change(
+        session,
+        order.id,
+        was,
+        OrderStatus.READY_FOR_PICKUP,
+        by=by,
+        channel=channel,
+        at=now,
+        details={"collect_by": collect_by.isoformat()},
+    )
+    location = _pickup_location(session, order)
+    emit(
+        session,
+        OrderReadyForPickup(
+            order_id=str(order.id),
+            number=order.number,
+            customer_id=_customer(order),
+            location=location,
+            pickup_code=order.pickup_code or "",
+            collect_by=collect_by.isoformat(),
+        ),
+    )
+    return order
+
+
+def _leave(
+    session: Session,
+    order_id: uuid.UUID,
+    to: OrderStatus,
+    *,
+    by: str | None,
+    channel: str | None,
+    details: dict[str, Any] | None = None,
+) -> Order:
+    """The goods left (collected or shipped): each line's allocation becomes a sale in the
+    stock ledger of the location it left from."""
+    now = utcnow()
+    order, was = _claim(session, order_id, to, now)
+    for line in _lines(session, order.id):
+        reservations.fulfil(session, line.reservation_id, by=by, at=now)
+    record_change(session, order.id, was, to, by=by, channel=channel, at=now, details=details)
+    return order
+
+
+def collect(
+    session: Session, order_id: uuid.UUID, code: str, *, by: str | None, channel: str | None
+) -> Order:
+    """The customer shows their code at the desk and takes the goods."""
+    order = get_order(session, order_id)
+    if not hmac.compare_digest((order.pickup_code or "").encode(), code.encode()):
+        raise WrongPickupCode(f"that is not the pickup code of order {order.number}")
+    order = _leave(session, order_id, OrderStatus.COLLECTED, by=by, channel=channel)
+    emit(
+        session,
+        OrderCollected(
+            order_id=str(order.id),
+            number=order.number,
+            customer_id=_customer(order),
+            location=_pickup_location(session, order),
+        ),
+    )
+    return order
+
+
+def ship(
+    session: Session,
+    order_id: uuid.UUID,
+    *,
+    carrier: str | None,
+    tracking: str | None,
+    by: str | None,
+    channel: str | None,
+) -> Order:
+    parcel = {k: v for k, v in (("carrier", carrier), ("tracking", tracking)) if v}
+    order = _leave(session, order_id, OrderStatus.SHIPPED, by=by, channel=channel, details=parcel)
+    emit(
+        session,
+        OrderShipped(
+            order_id=str(order.id),
+            number=order.number,
+            customer_id=_customer(order),
+            carrier=carrier,
+            tracking=tracking,
+        ),
+    )
+    return order
+
+
+def cancel(
+    session: Session,
+    order_id: uuid.UUID,
+    *,
+    reason: str | None,
+    by: str | None,
+    channel: str | None,
+) -> Order:
+    """Cancel an order that has not left: its allocated units are back on sale."""
+    now = utcnow()
+    order, was = _claim(session, order_id, OrderStatus.CANCELLED, now)
+    for line in _lines(session, order.id):
+        reservations.release(session, line.reservation_id, at=now)
+    record_change(
+        session,
+        order.id,
+        was,
+        OrderStatus.CANCELLED,
+        by=by,
+        channel=channel,
+        reason=reason,
+        at=now,
+    )
+    emit(
+        session,
+        OrderCancelled(
+            order_id=str(order.id), number=order.number, customer_id=_customer(order), reason=reason
+        ),
+    )
+    return order
+
+
+def cancel_uncollected(session: Session, batch: int = 100) -> int:
+    """The periodic job: click & collect orders past their `collect_by` are cancelled and
+    their units go back on sale. Returns how many."""
+    now = utcnow()
+    due = list(
+        session.scalars(
+            select(Order.id)
+            .where(Order.status == OrderStatus.READY_FOR_PICKUP.value, Order.collect_by < now)
+            .order_by(Order.collect_by)
+            .limit(batch)
+        )
+    )
+    done = 0
+    for order_id in due:
+        try:
+            cancel(session, order_id, reason="not collected in time", by="naadloos", channel=None)
+        except OrderClosed:
+            continue  # collected (or cancelled) meanwhile
+        done += 1
+    return done
+
+
+def list_orders(
+    session: Session,
+    page: PageParams,
+    *,
+    customer_ids: list[uuid.UUID] | None = None,
+    status: OrderStatus | None = None,
+    channel: str | None = None,
+) -> tuple[list[Order], str | None]:
+    query = select(Order)
+    if customer_ids is not None:
+        query = query.where(Order.person_id.in_(customer_ids))
+    if status is not None:
+        query = query.where(Order.status == status.value)
+    if channel is not None:
+        query = query.where(Order.channel == channel)
+    rows, cursor = paginate(session, query, Order.id, page)
+    return list(rows), cursor
+
+
+def _customer(order: Order) -> str | None:
+    return None if order.person_id is None else str(order.person_id)
+
+
+def _pickup_location(session: Session, order: Order) -> str:
+    if order.pickup_location_id is None:
+        raise ValidationFailed.field("id", f"order {order.number} is not collected")
+    return locations.codes_of(session, [order.pickup_location_id])[order.pickup_location_id]
+
+
+def order_out(session: Session, order: Order, *, with_pickup_code: bool = False) -> OrderOut:
+    lines = _lines(session, order.id)
+    ids = [line.location_id for line in lines]
+    if order.pickup_location_id is not None:
+        ids.append(order.pickup_location_id)
+    codes = locations.codes_of(session, ids)
+    history = session.scalars(
+        select(OrderChange).where(OrderChange.order_id == order.id).order_by(OrderChange.seq)
+    )
+    return OrderOut(
+        id=order.id,
+        number=order.number,
+        status=OrderStatus(order.status),
+        channel=order.channel,
+        customer_id=order.person_id,
+        cart_id=order.cart_id,
+        fulfilment=Fulfilment(order.fulfilment),
+        pickup_location=(
+            None if order.pickup_location_id is None else codes[order.pickup_location_id]
+        ),
+        pickup_code=order.pickup_code if with_pickup_code else None,
+        collect_by=order.collect_by,
+        ship_to=order.ship_to,
+        contact=order.contact,
+        currency=order.currency,
+        total=order.total,
+        vat_total=order.vat_total,
+        lines=[
+            OrderLineOut(
+                sku=line.sku,
+                location=codes[line.location_id],
+                qty=line.quantity,
+                unit_price=line.unit_price,
+                vat_rate=Decimal(line.vat_rate),
+                line_total=line.unit_price * line.quantity,
+            )
+            for line in lines
+        ],
+        history=[
+            OrderChangeOut(
+                seq=c.seq,
+                from_status=None if c.from_status is None else OrderStatus(c.from_status),
+                to_status=OrderStatus(c.to_status),
+                by=c.by,
+                channel=c.channel,
+                reason=c.reason,
+                details=c.details,
+                at=c.at,
+            )
+            for c in history
+        ],
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+    )
