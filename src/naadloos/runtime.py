@@ -16,12 +16,15 @@ from naadloos.kit.jobs import PeriodicJob
 from naadloos.kit.nats import NatsPublisher
 from naadloos.kit.outbox import Dispatcher, EventBus
 from naadloos.kit.settings import Settings
+from naadloos.orders import subscribers as order_reactions
 from naadloos.orders.service import orders
 
 
 def build_bus() -> EventBus:
     """Every module's in-process subscribers. Modules add theirs here as they land."""
-    return EventBus()
+    bus = EventBus()
+    order_reactions.subscribe(bus)
+    return bus
 
 
 def build_jobs(settings: Settings) -> list[PeriodicJob]:

@@ -23,9 +23,9 @@ from naadloos.customers.identifiers import (
     InvalidIdentifier,
     parse_ref,
 )
-from naadloos.customers.models import CustomerEvent, Person
+from naadloos.customers.models import CustomerEvent, Identifier, Person
 from naadloos.customers.schemas import RejectedMessage, TrackingMessage, TrackingResult
-from naadloos.customers.service import match, privacy
+from naadloos.customers.service import match, privacy, profiles
 from naadloos.customers.service import traits as trait_rules
 from naadloos.customers.service.graph import Resolver, lock_identifiers
 from naadloos.customers.service.merge import Evidence
@@ -33,7 +33,7 @@ from naadloos.kit.bulk import insert_rows, update_rows
 from naadloos.kit.db import present
 from naadloos.kit.errors import NotFound
 from naadloos.kit.ids import new_id
-from naadloos.kit.time import as_utc
+from naadloos.kit.time import as_utc, utcnow
 
 DEFAULT_THRESHOLDS = match.Thresholds()
 MAX_MESSAGE_BYTES = 32 * 1024
@@ -387,3 +387,57 @@ def _update_profiles(session: Session, touched: dict[uuid.UUID, _Touch], now: da
             groups.setdefault(changed, []).append({**values, "updated_at": now, "id": row.id})
     for group in groups.values():
         update_rows(session, Person, "id", group)
+
+
+def record_activity(
+    session: Session,
+    person_id: uuid.UUID,
+    *,
+    name: str,
+    channel: str | None,
+    properties: dict[str, Any],
+    message_id: str,
+    at: datetime,
+) -> bool:
+    """Put what another module saw the person do (an order placed, collected) on their
+    timeline and in their profile's facts (last seen, channels used), once per `message_id`.
+    The entry is filed under the person's most recently seen identifier, so a split takes it
+    along. False when it was recorded before, or the person is gone (erased)."""
+    if present(session, CustomerEvent.message_id, [message_id]):
+        return False
+    try:
+        person = profiles.get_person(session, person_id)
+    except NotFound:
+        return False
+    identifier_id = session.scalar(
+        select(Identifier.id)
+        .where(Identifier.person_id == person.id)
+        .order_by(Identifier.last_seen_at.desc(), Identifier.id)
+        .limit(1)
+    )
+    if identifier_id is None:
+        return False
+    now = utcnow()
+    insert_rows(
+        session,
+        CustomerEvent,
+        [
+            {
+                "id": new_id(),
+                "message_id": message_id,
+                "person_id": person.id,
+                "identifier_id": identifier_id,
+                "type": "track",
+                "name": name,
+                "channel": channel,
+                "properties": properties,
+                "traits": {},
+                "context": {"source": "naadloos"},
+                "timestamp": at,
+                "received_at": now,
+            }
+        ],
+    )
+    touch = _Touch(at, at, channels={channel} if channel else set())
+    _update_profiles(session, {person.id: touch}, now)
+    return True

@@ -1,0 +1,77 @@
+"""What the order book does when events arrive (delivered at least once, after commit, by the
+outbox dispatcher; every handler is idempotent):
+- order events go on the customer's timeline, whichever channel the order came through;
+- an erased customer's orders and carts keep their bookkeeping (what was sold, when, where) but
+  lose everything that points at the person."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from naadloos.customers.events import CustomerErased
+from naadloos.customers.service import tracking
+from naadloos.kit.events import Envelope, Event
+from naadloos.kit.outbox import EventBus, Handler
+from naadloos.orders.events import (
+    OrderCancelled,
+    OrderCollected,
+    OrderPlaced,
+    OrderReadyForPickup,
+    OrderShipped,
+)
+from naadloos.orders.models import Cart, Order
+
+# Event -> the name of the timeline entry (Segment's ecommerce spec names where there is one).
+TIMELINE: dict[type[Event], str] = {
+    OrderPlaced: "Order Completed",
+    OrderReadyForPickup: "Order Ready For Pickup",
+    OrderCollected: "Order Collected",
+    OrderShipped: "Order Shipped",
+    OrderCancelled: "Order Cancelled",
+}
+_KEPT = ("order_id", "number", "fulfilment", "pickup_location", "currency", "total", "lines")
+
+
+def _on_timeline(name: str) -> Handler:
+    def handle(session: Session, envelope: Envelope) -> None:
+        payload = envelope.payload
+        customer = payload.get("customer_id")
+        if not customer:
+            return
+        tracking.record_activity(
+            session,
+            uuid.UUID(customer),
+            name=name,
+            channel=payload.get("channel"),
+            properties={k: payload[k] for k in _KEPT if k in payload},
+            message_id=f"naadloos:{envelope.event_id}",
+            at=envelope.occurred_at,
+        )
+
+    return handle
+
+
+def forget_customer(session: Session, envelope: Envelope) -> None:
+    erased = CustomerErased.model_validate(envelope.payload)
+    ids = [uuid.UUID(erased.person_id), *(uuid.UUID(m) for m in erased.merged_ids)]
+    session.execute(
+        update(Order)
+        .where(Order.person_id.in_(ids))
+        .values(person_id=None, contact={}, ship_to=None, updated_at=envelope.occurred_at),
+        execution_options={"synchronize_session": False},
+    )
+    session.execute(
+        update(Cart)
+        .where(Cart.person_id.in_(ids))
+        .values(person_id=None, anonymous_id=None, updated_at=envelope.occurred_at),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def subscribe(bus: EventBus) -> None:
+    for event, name in TIMELINE.items():
+        bus.subscribe(event, "orders.timeline", _on_timeline(name))
+    bus.subscribe(CustomerErased, "orders.forget-customer", forget_customer)
