@@ -19,8 +19,8 @@ from naadloos.inventory.service.reservations import InsufficientStock
 from naadloos.kit.errors import Conflict
 from naadloos.kit.time import utcnow
 from naadloos.orders.models import Order, OrderLine
-from naadloos.orders.schemas import CartCreate, CheckoutIn
-from naadloos.orders.service import carts, checkout
+from naadloos.orders.schemas import CartCreate, CheckoutIn, TillSale
+from naadloos.orders.service import carts, checkout, till
 from naadloos.orders.service.carts import Policy
 from naadloos.runtime import Runtime
 from tests.inventory.test_concurrency import check_ledger
@@ -139,4 +139,28 @@ def test_one_cart_checked_out_twice_at_once_is_one_order(
     assert outcome == {"bought": 1, "cart_closed": 7}
     with runtime.db.unit_of_work(write=False) as session:
         assert session.scalar(select(func.count()).select_from(Order)) == 1
+    check_ledger(runtime)
+
+
+def test_one_receipt_sent_by_two_tills_at_once_is_one_sale(
+    client: TestClient, store: dict[str, str], runtime: Runtime
+) -> None:
+    receipt = TillSale.model_validate(
+        {
+            "receipt_id": "UT-9",
+            "location": "store:utrecht",
+            "sold_at": "2026-11-21T16:05:00+01:00",
+            "lines": [{"sku": "PET-1", "qty": 2, "unit_price": 1995, "vat_rate": "21"}],
+        }
+    )
+
+    def send() -> str:
+        with runtime.db.unit_of_work() as session:
+            order = till.record_sale(session, receipt, key_channel="web", by="till")
+        return "replayed" if order.replayed else "recorded"
+
+    outcome = together([send for _ in range(6)])
+
+    assert outcome == {"recorded": 1, "replayed": 5}
+    assert sold(runtime, "PET-1") == 2
     check_ledger(runtime)

@@ -23,8 +23,9 @@ from naadloos.orders.schemas import (
     OrderOut,
     OrderStatus,
     ShipIn,
+    TillSale,
 )
-from naadloos.orders.service import carts, checkout, orders
+from naadloos.orders.service import carts, checkout, orders, till
 from naadloos.orders.service.carts import Policy
 
 router = APIRouter(tags=["orders"], route_class=TransactionalRoute, responses=RESPONSES)
@@ -260,3 +261,20 @@ def cancel(
         session, order_id, reason=data.reason, by=principal.name, channel=principal.channel
     )
     return orders.order_out(session, order)
+
+
+@router.post("/v1/till/sales", status_code=status.HTTP_201_CREATED, dependencies=[IDEMPOTENT])
+def till_sale(
+    data: TillSale,
+    response: Response,
+    principal: Principal = Depends(WRITE),
+    session: Session = Depends(get_session),
+) -> OrderOut:
+    """A completed sale from a till, possibly sent after being offline: recorded once by its
+    receipt id (a resend answers 200 with `replayed`), in the stock ledger even below zero,
+    and linked to the customer by the loyalty card, email or phone on the receipt."""
+    order = till.record_sale(session, data, key_channel=principal.channel, by=principal.name)
+    if order.replayed:
+        response.status_code = status.HTTP_200_OK
+    response.headers["Location"] = f"/v1/orders/{order.id}"
+    return order

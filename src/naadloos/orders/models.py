@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from naadloos.kit.db import Base, UTCDateTime
@@ -56,6 +56,15 @@ class Order(Base):
     __table_args__ = (
         Index("ix_orders_person_created", "person_id", "created_at"),
         Index("ix_orders_status_collect_by", "status", "collect_by"),
+        # A till's receipt is one order, however often the till sends it.
+        Index(
+            "uq_orders_channel_reference",
+            "channel",
+            "reference",
+            unique=True,
+            sqlite_where=text("reference IS NOT NULL"),
+            postgresql_where=text("reference IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
@@ -64,7 +73,8 @@ class Order(Base):
     channel: Mapped[str] = mapped_column(String(100))
     person_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     status: Mapped[str] = mapped_column(String(30))
-    fulfilment: Mapped[str] = mapped_column(String(20))  # ship | collect
+    fulfilment: Mapped[str] = mapped_column(String(20))  # ship | collect | in_store
+    reference: Mapped[str | None] = mapped_column(String(120))  # a till's receipt id
     pickup_location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
     pickup_code: Mapped[str | None] = mapped_column(String(12))
     collect_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -73,6 +83,7 @@ class Order(Base):
     currency: Mapped[str] = mapped_column(String(3))
     total: Mapped[int] = mapped_column(Integer)  # minor units, VAT included
     vat_total: Mapped[int] = mapped_column(Integer)
+    payments: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # as the till reported them
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -90,7 +101,8 @@ class OrderLine(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price: Mapped[int] = mapped_column(Integer)
     vat_rate: Mapped[str] = mapped_column(String(8))  # a decimal percentage, e.g. "21"
-    reservation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reservations.id"))
+    # None for a till's sale: the goods left at once, the ledger has the sale.
+    reservation_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("reservations.id"))
 
 
 class OrderChange(Base):

@@ -6,7 +6,14 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from naadloos.inventory.schemas import MAX_QUANTITY, Address, Sku
 
@@ -100,6 +107,7 @@ class CartOut(BaseModel):
 class Fulfilment(StrEnum):
     SHIP = "ship"
     COLLECT = "collect"
+    IN_STORE = "in_store"  # sold at a till: the goods left with the customer
 
 
 class Contact(BaseModel):
@@ -135,6 +143,7 @@ class OrderStatus(StrEnum):
     COLLECTED = "collected"
     SHIPPED = "shipped"
     CANCELLED = "cancelled"
+    COMPLETED = "completed"  # a till's sale
 
 
 class OrderLineOut(BaseModel):
@@ -165,6 +174,7 @@ class OrderOut(BaseModel):
     customer_id: uuid.UUID | None
     cart_id: uuid.UUID | None
     fulfilment: Fulfilment
+    reference: str | None = Field(default=None, description="A till's receipt id")
     pickup_location: str | None
     pickup_code: str | None = Field(
         default=None,
@@ -177,10 +187,12 @@ class OrderOut(BaseModel):
     currency: str
     total: int
     vat_total: int
+    payments: list[dict[str, Any]] = Field(default_factory=list)
     lines: list[OrderLineOut]
     history: list[OrderChangeOut]
     created_at: datetime
     updated_at: datetime
+    replayed: bool = Field(default=False, description="This receipt was recorded before")
 
 
 class OrderAction(BaseModel):
@@ -205,3 +217,49 @@ class ShipIn(BaseModel):
 
 
 OrderSort = Literal["newest", "oldest"]
+
+
+class TillLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: Sku
+    qty: int = Field(gt=0, le=MAX_QUANTITY)
+    unit_price: int = Field(ge=0, description="What the till charged a unit, VAT included")
+    vat_rate: Decimal = Field(ge=0, le=100, examples=["21"])
+
+
+class TillPayment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    method: Annotated[str, StringConstraints(min_length=1, max_length=40)] = Field(
+        examples=["card", "cash", "gift_card"]
+    )
+    amount: int = Field(description="Minor units; negative for change given")
+    reference: Annotated[str, StringConstraints(max_length=120)] | None = None
+
+
+class TillCustomer(BaseModel):
+    """What the till knows of the customer: any of these links the sale to them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    loyalty_card: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    email: Annotated[str, StringConstraints(min_length=3, max_length=320)] | None = None
+    phone: Annotated[str, StringConstraints(min_length=3, max_length=40)] | None = None
+
+
+class TillSale(BaseModel):
+    """A completed sale as the till saw it: a fact, recorded even if it drives stock below
+    zero (then flagged for reconciliation), once per receipt."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    receipt_id: Annotated[str, StringConstraints(min_length=1, max_length=120)]
+    location: LocationRef | None = Field(
+        default=None, description="The store; a key bound to a store's channel sets it"
+    )
+    sold_at: AwareDatetime
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "EUR"
+    customer: TillCustomer | None = None
+    lines: list[TillLine] = Field(min_length=1, max_length=500)
+    payments: list[TillPayment] = Field(default_factory=list, max_length=20)

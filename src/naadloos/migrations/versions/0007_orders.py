@@ -76,6 +76,7 @@ def upgrade() -> None:
         sa.Column("person_id", sa.Uuid(), nullable=True),
         sa.Column("status", sa.String(length=30), nullable=False),
         sa.Column("fulfilment", sa.String(length=20), nullable=False),
+        sa.Column("reference", sa.String(length=120), nullable=True),
         sa.Column("pickup_location_id", sa.Integer(), nullable=True),
         sa.Column("pickup_code", sa.String(length=12), nullable=True),
         sa.Column("collect_by", naadloos.kit.db.UTCDateTime(timezone=True), nullable=True),
@@ -84,6 +85,7 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("total", sa.Integer(), nullable=False),
         sa.Column("vat_total", sa.Integer(), nullable=False),
+        sa.Column("payments", sa.JSON(), nullable=False),
         sa.Column("created_at", naadloos.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", naadloos.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["cart_id"], ["carts.id"], name=op.f("fk_orders_cart_id_carts")),
@@ -99,6 +101,13 @@ def upgrade() -> None:
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.create_index("ix_orders_person_created", ["person_id", "created_at"], unique=False)
         batch_op.create_index("ix_orders_status_collect_by", ["status", "collect_by"], unique=False)
+        batch_op.create_index(
+            "uq_orders_channel_reference",
+            ["channel", "reference"],
+            unique=True,
+            sqlite_where=sa.text("reference IS NOT NULL"),
+            postgresql_where=sa.text("reference IS NOT NULL"),
+        )
 
     op.create_table(
         "order_changes",
@@ -125,7 +134,7 @@ def upgrade() -> None:
         sa.Column("quantity", sa.Integer(), nullable=False),
         sa.Column("unit_price", sa.Integer(), nullable=False),
         sa.Column("vat_rate", sa.String(length=8), nullable=False),
-        sa.Column("reservation_id", sa.Uuid(), nullable=False),
+        sa.Column("reservation_id", sa.Uuid(), nullable=True),
         sa.ForeignKeyConstraint(
             ["location_id"], ["locations.id"], name=op.f("fk_order_lines_location_id_locations")
         ),
@@ -148,6 +157,7 @@ def downgrade() -> None:
     op.drop_table("order_lines")
     op.drop_table("order_changes")
     with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.drop_index("uq_orders_channel_reference")
         batch_op.drop_index("ix_orders_status_collect_by")
         batch_op.drop_index("ix_orders_person_created")
 

@@ -13,21 +13,19 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from naadloos.catalog.service import prices
 from naadloos.inventory.schemas import LocationCapability, ReservationStatus
 from naadloos.inventory.service import locations, reservations
 from naadloos.inventory.service.reservations import InsufficientStock
-from naadloos.kit.db import table_of
 from naadloos.kit.errors import Conflict, NotFound, ValidationFailed
 from naadloos.kit.events import emit
 from naadloos.kit.ids import new_id
 from naadloos.kit.money import vat_included
 from naadloos.kit.time import utcnow
 from naadloos.orders.events import OrderPlaced
-from naadloos.orders.models import Cart, Order, OrderChange, OrderLine
+from naadloos.orders.models import Cart
 from naadloos.orders.schemas import (
     CartStatus,
     CheckoutIn,
@@ -37,7 +35,7 @@ from naadloos.orders.schemas import (
     OrderOut,
     OrderStatus,
 )
-from naadloos.orders.service import carts
+from naadloos.orders.service import carts, orders
 from naadloos.orders.service.carts import Line, Policy
 from naadloos.orders.service.codes import pickup_code, short_code
 
@@ -259,7 +257,9 @@ def checkout(
         created_at=now,
         updated_at=now,
     )
-    _store(session, order, rows, target)
+    if not orders.store_order(session, order, rows, None if target is None else target.id):
+        # Only an order number drawn twice (1 in 10^15) can clash: the client retries.
+        raise Conflict("could not draw a free order number; try again")
     cart.order_id = order_id
     session.flush()
     emit(
@@ -280,47 +280,3 @@ def checkout(
         ),
     )
     return order
-
-
-def _store(
-    session: Session, order: OrderOut, rows: list[dict[str, Any]], target: locations.Place | None
-) -> None:
-    """Write the order as `order` describes it: the row, its lines, its first history row."""
-    session.execute(
-        insert(table_of(Order)),
-        {
-            "id": order.id,
-            "number": order.number,
-            "cart_id": order.cart_id,
-            "channel": order.channel,
-            "person_id": order.customer_id,
-            "status": order.status.value,
-            "fulfilment": order.fulfilment.value,
-            "pickup_location_id": None if target is None else target.id,
-            "pickup_code": order.pickup_code,
-            "collect_by": None,
-            "ship_to": order.ship_to,
-            "contact": order.contact,
-            "currency": order.currency,
-            "total": order.total,
-            "vat_total": order.vat_total,
-            "created_at": order.created_at,
-            "updated_at": order.updated_at,
-        },
-    )
-    session.execute(insert(table_of(OrderLine)), rows)
-    [first] = order.history
-    session.execute(
-        insert(table_of(OrderChange)),
-        {
-            "order_id": order.id,
-            "seq": first.seq,
-            "from_status": None,
-            "to_status": first.to_status.value,
-            "by": first.by,
-            "channel": first.channel,
-            "reason": None,
-            "details": first.details,
-            "at": first.at,
-        },
-    )

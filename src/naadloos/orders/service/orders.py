@@ -20,7 +20,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from naadloos.inventory.service import locations, reservations
-from naadloos.kit.db import table_of
+from naadloos.kit.db import insert_or_nothing, table_of
 from naadloos.kit.errors import Conflict, NotFound, ValidationFailed
 from naadloos.kit.events import emit
 from naadloos.kit.pagination import PageParams, paginate
@@ -52,6 +52,7 @@ NEXT: dict[Fulfilment, dict[OrderStatus, tuple[OrderStatus, ...]]] = {
     Fulfilment.SHIP: {
         OrderStatus.PLACED: (OrderStatus.SHIPPED, OrderStatus.CANCELLED),
     },
+    Fulfilment.IN_STORE: {},  # done at the till; returns come later
 }
 
 
@@ -196,8 +197,8 @@ def _leave(
     stock ledger of the location it left from."""
     now = utcnow()
     order, was = _claim(session, order_id, to, now)
-    for line in _lines(session, order.id):
-        reservations.fulfil(session, line.reservation_id, by=by, at=now)
+    for rid in _allocations(session, order.id):
+        reservations.fulfil(session, rid, by=by, at=now)
     record_change(session, order.id, was, to, by=by, channel=channel, at=now, details=details)
     return order
 
@@ -257,8 +258,8 @@ def cancel(
     """Cancel an order that has not left: its allocated units are back on sale."""
     now = utcnow()
     order, was = _claim(session, order_id, OrderStatus.CANCELLED, now)
-    for line in _lines(session, order.id):
-        reservations.release(session, line.reservation_id, at=now)
+    for rid in _allocations(session, order.id):
+        reservations.release(session, rid, at=now)
     record_change(
         session,
         order.id,
@@ -319,6 +320,11 @@ def list_orders(
     return list(rows), cursor
 
 
+def _allocations(session: Session, order_id: uuid.UUID) -> list[uuid.UUID]:
+    """The reservations that keep the order's units, in key order (a till's sale has none)."""
+    return [line.reservation_id for line in _lines(session, order_id) if line.reservation_id]
+
+
 def _customer(order: Order) -> str | None:
     return None if order.person_id is None else str(order.person_id)
 
@@ -346,6 +352,7 @@ def order_out(session: Session, order: Order, *, with_pickup_code: bool = False)
         customer_id=order.person_id,
         cart_id=order.cart_id,
         fulfilment=Fulfilment(order.fulfilment),
+        reference=order.reference,
         pickup_location=(
             None if order.pickup_location_id is None else codes[order.pickup_location_id]
         ),
@@ -356,6 +363,7 @@ def order_out(session: Session, order: Order, *, with_pickup_code: bool = False)
         currency=order.currency,
         total=order.total,
         vat_total=order.vat_total,
+        payments=order.payments,
         lines=[
             OrderLineOut(
                 sku=line.sku,
@@ -383,3 +391,53 @@ def order_out(session: Session, order: Order, *, with_pickup_code: bool = False)
         created_at=order.created_at,
         updated_at=order.updated_at,
     )
+
+
+def store_order(
+    session: Session,
+    order: OrderOut,
+    rows: list[dict[str, Any]],
+    pickup_location_id: int | None,
+) -> bool:
+    """Write a new order as `order` describes it: its row, its lines (`rows`) and its first
+    history row. False, writing nothing, when its (channel, reference) was recorded before."""
+    values = {
+        "id": order.id,
+        "number": order.number,
+        "cart_id": order.cart_id,
+        "channel": order.channel,
+        "person_id": order.customer_id,
+        "status": order.status.value,
+        "fulfilment": order.fulfilment.value,
+        "reference": order.reference,
+        "pickup_location_id": pickup_location_id,
+        "pickup_code": order.pickup_code,
+        "collect_by": None,
+        "ship_to": order.ship_to,
+        "contact": order.contact,
+        "currency": order.currency,
+        "total": order.total,
+        "vat_total": order.vat_total,
+        "payments": order.payments,
+        "created_at": order.created_at,
+        "updated_at": order.updated_at,
+    }
+    if insert_or_nothing(session, Order, values, Order.id) is None:
+        return False
+    session.execute(insert(table_of(OrderLine)), rows)
+    [first] = order.history
+    session.execute(
+        insert(CHANGES),
+        {
+            "order_id": order.id,
+            "seq": first.seq,
+            "from_status": None,
+            "to_status": first.to_status.value,
+            "by": first.by,
+            "channel": first.channel,
+            "reason": None,
+            "details": first.details,
+            "at": first.at,
+        },
+    )
+    return True
