@@ -17,7 +17,7 @@ from naadloos.kit.nats import NatsPublisher
 from naadloos.kit.outbox import Dispatcher, EventBus
 from naadloos.kit.settings import Settings
 from naadloos.orders import subscribers as order_reactions
-from naadloos.orders.service import orders
+from naadloos.orders.service import orders, routing
 
 
 def build_bus() -> EventBus:
@@ -63,6 +63,10 @@ class Runtime:
 
 
 def build_runtime(settings: Settings) -> Runtime:
+    try:
+        routing.load(settings.order_router)  # a wrong setting stops the start, not a checkout
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ValueError(f"NAADLOOS_ORDER_ROUTER={settings.order_router!r}: {exc}") from exc
     db = Database(settings)
     bus = build_bus()
     publisher = (

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     # order waits at the desk before it is cancelled and its units go back on sale.
     cart_hold_seconds: int = Field(default=1800, ge=60, le=7 * 24 * 3600)
     collect_within_hours: int = Field(default=72, ge=1, le=60 * 24)
+    # Reserve online, pay in store: how long the units wait for the customer at the till.
+    reserve_within_hours: int = Field(default=24, ge=1, le=60 * 24)
+    # Which locations ship an order: a `module:Class` with `route` (orders.service.routing).
+    order_router: str = "naadloos.orders.service.routing:StockPriorityDistance"
     uncollected_sweep_seconds: float = Field(default=60.0, gt=0)
     idempotency_retention_hours: int = Field(default=24, ge=1)
 

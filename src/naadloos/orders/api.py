@@ -25,7 +25,7 @@ from naadloos.orders.schemas import (
     ShipIn,
     TillSale,
 )
-from naadloos.orders.service import carts, checkout, orders, till
+from naadloos.orders.service import carts, checkout, orders, routing, till
 from naadloos.orders.service.carts import Policy
 
 router = APIRouter(tags=["orders"], route_class=TransactionalRoute, responses=RESPONSES)
@@ -36,7 +36,12 @@ WRITE = require("orders:write")
 
 async def policy(request: Request) -> Policy:
     settings = request.app.state.runtime.settings
-    return Policy(settings.cart_hold_seconds, settings.collect_within_hours)
+    return Policy(
+        settings.cart_hold_seconds,
+        settings.collect_within_hours,
+        settings.reserve_within_hours,
+        routing.load(settings.order_router),
+    )
 
 
 @router.post("/v1/carts", status_code=status.HTTP_201_CREATED, dependencies=[IDEMPOTENT])
@@ -225,7 +230,12 @@ def collect(
 ) -> OrderOut:
     """The customer collects with their pickup code: a sale in the stock ledger."""
     order = orders.collect(
-        session, order_id, data.pickup_code, by=principal.name, channel=principal.channel
+        session,
+        order_id,
+        data.pickup_code,
+        payments=[p.model_dump(exclude_none=True) for p in data.payments],
+        by=principal.name,
+        channel=principal.channel,
     )
     return orders.order_out(session, order)
 

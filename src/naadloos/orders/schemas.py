@@ -107,7 +107,11 @@ class CartOut(BaseModel):
 class Fulfilment(StrEnum):
     SHIP = "ship"
     COLLECT = "collect"
+    RESERVE = "reserve"  # reserve online, pay and collect in the store
     IN_STORE = "in_store"  # sold at a till: the goods left with the customer
+
+
+PICKED_UP = frozenset({Fulfilment.COLLECT, Fulfilment.RESERVE})
 
 
 class Contact(BaseModel):
@@ -126,12 +130,17 @@ class CheckoutIn(BaseModel):
         default=None, description="For collect: the store or pickup point"
     )
     ship_to: Address | None = Field(default=None, description="For ship: the address")
+    near: str | None = Field(
+        default=None,
+        description="For ship: `lat,lon` of the address, so routing prefers nearer locations",
+        examples=["52.37,4.89"],
+    )
     contact: Contact = Field(default_factory=Contact)
 
     @model_validator(mode="after")
     def _what_the_fulfilment_needs(self) -> CheckoutIn:
-        if self.fulfilment is Fulfilment.COLLECT and self.pickup_location is None:
-            raise ValueError("pickup_location is required to collect")
+        if self.fulfilment in PICKED_UP and self.pickup_location is None:
+            raise ValueError(f"pickup_location is required to {self.fulfilment}")
         if self.fulfilment is Fulfilment.SHIP and self.ship_to is None:
             raise ValueError("ship_to is required to ship")
         return self
@@ -207,6 +216,11 @@ class CollectIn(BaseModel):
     pickup_code: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=12)
     ]
+    payments: list[TillPayment] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Taken at the till; a reserve-and-pay-in-store order needs its total",
+    )
 
 
 class ShipIn(BaseModel):
@@ -263,3 +277,4 @@ class TillSale(BaseModel):
     customer: TillCustomer | None = None
     lines: list[TillLine] = Field(min_length=1, max_length=500)
     payments: list[TillPayment] = Field(default_factory=list, max_length=20)
+

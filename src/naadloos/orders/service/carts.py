@@ -5,7 +5,7 @@ request's transaction, so a refusal leaves the line and its hold as they were.""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
@@ -35,6 +35,7 @@ from naadloos.orders.schemas import (
     CartUpdate,
 )
 from naadloos.orders.service.codes import normalised, short_code
+from naadloos.orders.service.routing import Router, StockPriorityDistance
 
 CODE_LENGTH = 8
 OPEN_CARTS_LISTED = 20
@@ -42,10 +43,13 @@ OPEN_CARTS_LISTED = 20
 
 @dataclass(frozen=True)
 class Policy:
-    """What the retailer set (`NAADLOOS_CART_HOLD_SECONDS`, `NAADLOOS_COLLECT_WITHIN_HOURS`)."""
+    """What the retailer set (`NAADLOOS_CART_HOLD_SECONDS`, `NAADLOOS_COLLECT_WITHIN_HOURS`,
+    `NAADLOOS_RESERVE_WITHIN_HOURS`)."""
 
     hold_seconds: int = 1800
     collect_within_hours: int = 72
+    reserve_within_hours: int = 24
+    router: Router = field(default_factory=StockPriorityDistance)
 
 
 class CartNotFound(NotFound):

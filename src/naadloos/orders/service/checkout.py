@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from datetime import timedelta
+from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session
 
+from naadloos.catalog.schemas import PriceOut
 from naadloos.catalog.service import prices
 from naadloos.inventory.schemas import LocationCapability, ReservationStatus
+from naadloos.inventory.service import availability as atp
 from naadloos.inventory.service import locations, reservations
 from naadloos.inventory.service.reservations import InsufficientStock
 from naadloos.kit.errors import Conflict, NotFound, ValidationFailed
@@ -27,6 +30,7 @@ from naadloos.kit.time import utcnow
 from naadloos.orders.events import OrderPlaced
 from naadloos.orders.models import Cart
 from naadloos.orders.schemas import (
+    PICKED_UP,
     CartStatus,
     CheckoutIn,
     Fulfilment,
@@ -38,6 +42,12 @@ from naadloos.orders.schemas import (
 from naadloos.orders.service import carts, orders
 from naadloos.orders.service.carts import Line, Policy
 from naadloos.orders.service.codes import pickup_code, short_code
+from naadloos.orders.service.routing import (
+    Assignment,
+    Candidate,
+    Need,
+    Router,
+)
 
 ORDER_NUMBER_LENGTH = 10
 
@@ -59,18 +69,30 @@ class Unpriced(Conflict):
 
 @dataclass(frozen=True)
 class _Step:
-    """Work on one stock row: `release` a hold there, or `take` a line's units there."""
+    """Work on one stock row: `release` a line's hold there, or `take` units there."""
 
     key: tuple[str, int]
     take: bool
     line: Line
     place: locations.Place
+    qty: int
+
+
+class Dest(NamedTuple):
+    """Where (part of) a line's units come from, and why there if it was routed."""
+
+    place: locations.Place
+    qty: int
+    why: str | None
+
+
+LineKey = tuple[str, int]
+Taken = dict[LineKey, list[tuple[uuid.UUID, locations.Place, int]]]
 
 
 def _pickup(session: Session, data: CheckoutIn) -> locations.Place | None:
-    """The pickup location (for collect), checked; None when each line ships from where it
-    is held."""
-    if data.fulfilment is not Fulfilment.COLLECT:
+    """The pickup location (for collect), checked; None when the order ships."""
+    if data.fulfilment not in PICKED_UP:
         return None
     code = data.pickup_location or ""  # the schema requires it for collect
     try:
@@ -82,26 +104,99 @@ def _pickup(session: Session, data: CheckoutIn) -> locations.Place | None:
     return locations.Place(location.id, location.code)
 
 
-def _check_shipping(session: Session, lines: list[Line]) -> None:
-    for i, line in enumerate(lines):
-        location = locations.get_location(session, line.location)
-        if LocationCapability.SHIP.value not in location.capabilities:
-            raise ValidationFailed.field(
-                f"lines.{i}.location",
-                f"{line.location!r} does not ship: move the line to a location that does",
-            )
+def _plan(
+    session: Session,
+    cart: Cart,
+    lines: list[Line],
+    target: locations.Place | None,
+    *,
+    near: tuple[float, float] | None,
+    router: Router,
+) -> tuple[dict[LineKey, list[Dest]], list[dict[str, Any]]]:
+    """Where each line's units come from: the pickup location; for a parcel, where the line
+    is held if that location ships, else where the router sends it. And what no location has."""
+    here = {(x.sku, x.location_id): locations.Place(x.location_id, x.location) for x in lines}
+    if target is not None:
+        return {k: [Dest(target, x.qty, None)] for k, x in zip(here, lines, strict=True)}, []
+    ships = {
+        x.location_id: LocationCapability.SHIP.value
+        in locations.get_location(session, x.location).capabilities
+        for x in lines
+    }
+    plan = {
+        (x.sku, x.location_id): [Dest(here[(x.sku, x.location_id)], x.qty, None)]
+        for x in lines
+        if ships[x.location_id]
+    }
+    routed = [x for x in lines if not ships[x.location_id]]
+    if not routed:
+        return plan, []
+    wanted: dict[str, int] = {}
+    for x in routed:
+        wanted[x.sku] = wanted.get(x.sku, 0) + x.qty
+    candidates = {sku: _candidates(session, sku, cart.channel, near) for sku in sorted(wanted)}
+    route = router.route([Need(sku, qty) for sku, qty in sorted(wanted.items())], candidates)
+    pool: dict[str, list[Assignment]] = {}
+    for a in route.assignments:
+        pool.setdefault(a.sku, []).append(a)
+    for x in routed:  # hand each line its share of the SKU's assignments, in order
+        need, dests = x.qty, list[Dest]()
+        for a in pool.get(x.sku, []):
+            if need == 0:
+                break
+            part = min(need, a.qty - sum(d.qty for d in dests if d.place == a.place))
+            if part > 0:
+                dests.append(Dest(a.place, part, a.why))
+                need -= part
+        plan[(x.sku, x.location_id)] = dests
+    missing = [
+        {"sku": sku, "location": None, "requested": wanted[sku], "available": wanted[sku] - left}
+        for sku, left in sorted(route.short.items())
+    ]
+    return plan, missing
 
 
-def _steps(lines: list[Line], target: locations.Place | None) -> list[_Step]:
+def _candidates(
+    session: Session,
+    sku: str,
+    channel: str,
+    near: tuple[float, float] | None,
+) -> list[Candidate]:
+    """The locations that can ship the SKU now, with what they can promise the channel."""
+    rows = atp.availability(session, sku, channel)["locations"]
+    shipping = [r for r in rows if r["ship"]]
+    if not shipping:
+        return []
+    places = locations.resolve(session, [(r["location"], "location") for r in shipping])
+    found: list[Candidate] = []
+    for row in shipping:
+        place = places[row["location"]]
+        distance = None
+        if near is not None:
+            distance = _distance_to(session, place, near)
+        found.append(Candidate(place, row["kind"], row["available"], distance))
+    return found
+
+
+def _distance_to(
+    session: Session, place: locations.Place, near: tuple[float, float]
+) -> float | None:
+    location = locations.get_location(session, place.code)
+    if location.latitude is None or location.longitude is None:
+        return None
+    return atp.distance_km(near[0], near[1], location.latitude, location.longitude)
+
+
+def _steps(lines: list[Line], plan: dict[LineKey, list[Dest]]) -> list[_Step]:
     """In key order over every stock row touched: releases where lines leave, takes where
-    they are collected."""
+    their units come from."""
     steps: list[_Step] = []
     for line in lines:
         here = locations.Place(line.location_id, line.location)
-        there = target or here
-        if there.id != here.id:
-            steps.append(_Step((line.sku, here.id), take=False, line=line, place=here))
-        steps.append(_Step((line.sku, there.id), take=True, line=line, place=there))
+        dests = plan[(line.sku, line.location_id)]
+        if [(d.place.id, d.qty) for d in dests] != [(here.id, line.qty)]:
+            steps.append(_Step((line.sku, here.id), False, line, here, line.qty))
+        steps += [_Step((line.sku, d.place.id), True, line, d.place, d.qty) for d in dests]
     return sorted(steps, key=lambda s: (s.key, s.take))
 
 
@@ -109,17 +204,18 @@ def _allocate(
     session: Session,
     cart: Cart,
     lines: list[Line],
-    target: locations.Place | None,
+    plan: dict[LineKey, list[Dest]],
     *,
     policy: Policy,
     by: str | None,
-) -> tuple[dict[tuple[str, int], tuple[uuid.UUID, locations.Place]], list[dict[str, Any]]]:
-    """Every line's units allocated: (line key -> reservation, place), and what is missing."""
-    taken: dict[tuple[str, int], tuple[uuid.UUID, locations.Place]] = {}
+) -> tuple[Taken, list[dict[str, Any]]]:
+    """Every line's units allocated where the plan says: (line key -> [(reservation, place,
+    qty)]), and what is missing."""
+    taken: Taken = {}
     missing: list[dict[str, Any]] = []
     holds = reservations.states(session, [line.reservation_id for line in lines])
-    staying = target is None or all(line.location_id == target.id for line in lines)
-    if staying and all(
+    steps = _steps(lines, plan)
+    if all(s.take for s in steps) and all(
         holds.get(line.reservation_id, (None,))[0] is ReservationStatus.HELD for line in lines
     ):
         # The usual case: every hold still holds, nothing moves. One claim for all; the
@@ -128,36 +224,73 @@ def _allocate(
         for line in lines:
             if line.reservation_id in claimed:
                 place = locations.Place(line.location_id, line.location)
-                taken[(line.sku, line.location_id)] = (line.reservation_id, place)
-    for step in _steps(lines, target):
+                taken[(line.sku, line.location_id)] = [(line.reservation_id, place, line.qty)]
+    for step in steps:
         line_key = (step.line.sku, step.line.location_id)
         if not step.take:
             carts.release_hold(session, step.line.reservation_id)
             continue
-        if line_key in taken:
+        if line_key in taken and step.place.id == step.line.location_id:
             continue  # allocated above, with every other line
-        moved = step.place.id != step.line.location_id
+        moved = step.place.id != step.line.location_id or step.qty != step.line.qty
         if not moved and reservations.allocate_held(session, [step.line.reservation_id]):
-            taken[line_key] = (step.line.reservation_id, step.place)
+            taken[line_key] = [(step.line.reservation_id, step.place, step.qty)]
             continue
-        # The hold lapsed (or the line moves): take the units again if they are there.
+        # The hold lapsed (or the units come from elsewhere): take them if they are there.
         try:
             rid = carts.hold(
-                session, cart, step.line.sku, step.place, step.line.qty, policy=policy, by=by
+                session, cart, step.line.sku, step.place, step.qty, policy=policy, by=by
             )
         except InsufficientStock as exc:
             missing.append(
                 {
                     "sku": step.line.sku,
                     "location": step.place.code,
-                    "requested": step.line.qty,
+                    "requested": step.qty,
                     "available": exc.extra.get("available", 0),
                 }
             )
             continue
         reservations.allocate_held(session, [rid])
-        taken[line_key] = (rid, step.place)
+        taken.setdefault(line_key, []).append((rid, step.place, step.qty))
     return taken, missing
+
+
+def _order_lines(
+    order_id: uuid.UUID, lines: list[Line], taken: Taken, current: dict[str, PriceOut]
+) -> tuple[list[dict[str, Any]], list[OrderLineOut], int]:
+    """The order's lines as rows and as shown, priced now, and the VAT in them."""
+    order_lines: list[OrderLineOut] = []
+    rows: list[dict[str, Any]] = []
+    vat_total = 0
+    for line in lines:  # a routed line may come from several places: a line each
+        price = current[line.sku]
+        for rid, place, qty in taken[(line.sku, line.location_id)]:
+            amount = price.amount * qty
+            vat_total += vat_included(amount, price.vat_rate)
+            rows.append(
+                {
+                    "order_id": order_id,
+                    "line": len(rows),
+                    "sku": line.sku,
+                    "location_id": place.id,
+                    "quantity": qty,
+                    "unit_price": price.amount,
+                    "vat_rate": str(price.vat_rate.normalize()),
+                    "reservation_id": rid,
+                }
+            )
+            order_lines.append(
+                OrderLineOut(
+                    sku=line.sku,
+                    location=place.code,
+                    qty=qty,
+                    unit_price=price.amount,
+                    vat_rate=price.vat_rate.normalize(),
+                    line_total=amount,
+                )
+            )
+    return rows, order_lines, vat_total
 
 
 def checkout(
@@ -182,10 +315,12 @@ def checkout(
     if len(currencies) > 1:
         raise Conflict(f"the cart mixes currencies {sorted(currencies)}", field="lines")
     target = _pickup(session, data)
-    if target is None:
-        _check_shipping(session, lines)
-
-    taken, missing = _allocate(session, cart, lines, target, policy=policy, by=by)
+    near = None if data.near is None else atp.parse_near(data.near)
+    plan, unroutable = _plan(session, cart, lines, target, near=near, router=policy.router)
+    if unroutable:
+        summary = ", ".join(f"{m['sku']} (no location has {m['requested']})" for m in unroutable)
+        raise Unavailable(f"not enough stock for {summary}", missing=unroutable)
+    taken, missing = _allocate(session, cart, lines, plan, policy=policy, by=by)
     if missing:
         summary = ", ".join(f"{m['sku']} at {m['location']}" for m in missing)
         raise Unavailable(f"not enough stock for {summary}", missing=missing)
@@ -193,49 +328,35 @@ def checkout(
     now = utcnow()
     order_id = new_id()
     currency = currencies.pop()
-    order_lines: list[OrderLineOut] = []
-    rows: list[dict[str, Any]] = []
-    vat_total = 0
-    for n, line in enumerate(lines):
-        price = current[line.sku]
-        rid, place = taken[(line.sku, line.location_id)]
-        amount = price.amount * line.qty
-        vat_total += vat_included(amount, price.vat_rate)
-        rows.append(
-            {
-                "order_id": order_id,
-                "line": n,
-                "sku": line.sku,
-                "location_id": place.id,
-                "quantity": line.qty,
-                "unit_price": price.amount,
-                "vat_rate": str(price.vat_rate.normalize()),
-                "reservation_id": rid,
-            }
-        )
-        order_lines.append(
-            OrderLineOut(
-                sku=line.sku,
-                location=place.code,
-                qty=line.qty,
-                unit_price=price.amount,
-                vat_rate=price.vat_rate.normalize(),
-                line_total=amount,
-            )
-        )
+    rows, order_lines, vat_total = _order_lines(order_id, lines, taken, current)
     total = sum(line.line_total for line in order_lines)
     customer_id = carts.customer_of(session, cart)
+    # Reserve and pay in store: the units are at the desk already, waiting until `collect_by`.
+    reserved = data.fulfilment is Fulfilment.RESERVE
+    status = OrderStatus.READY_FOR_PICKUP if reserved else OrderStatus.PLACED
+    collect_by = now + timedelta(hours=policy.reserve_within_hours) if reserved else None
+    details: dict[str, Any] = {"cart": str(cart.id), "fulfilment": data.fulfilment.value}
+    if collect_by is not None:
+        details["collect_by"] = collect_by.isoformat()
+    routed = [
+        {"sku": line.sku, "location": d.place.code, "qty": d.qty, "why": d.why}
+        for line in lines
+        for d in plan[(line.sku, line.location_id)]
+        if d.why is not None
+    ]
+    if routed:
+        details["routing"] = routed
     order = OrderOut(
         id=order_id,
         number=short_code(ORDER_NUMBER_LENGTH),
-        status=OrderStatus.PLACED,
+        status=status,
         channel=cart.channel,
         customer_id=customer_id,
         cart_id=cart.id,
         fulfilment=data.fulfilment,
         pickup_location=None if target is None else target.code,
-        pickup_code=pickup_code() if data.fulfilment is Fulfilment.COLLECT else None,
-        collect_by=None,
+        pickup_code=pickup_code() if data.fulfilment in PICKED_UP else None,
+        collect_by=collect_by,
         ship_to=None if data.ship_to is None else data.ship_to.model_dump(),
         contact=data.contact.model_dump(exclude_none=True),
         currency=currency,
@@ -246,11 +367,11 @@ def checkout(
             OrderChangeOut(
                 seq=1,
                 from_status=None,
-                to_status=OrderStatus.PLACED,
+                to_status=status,
                 by=by,
                 channel=channel or cart.channel,
                 reason=None,
-                details={"cart": str(cart.id), "fulfilment": data.fulfilment.value},
+                details=details,
                 at=now,
             )
         ],
@@ -279,4 +400,6 @@ def checkout(
             ],
         ),
     )
+    if reserved and target is not None and collect_by is not None:
+        orders.announce_ready(session, order, target.code)
     return order

@@ -52,6 +52,9 @@ NEXT: dict[Fulfilment, dict[OrderStatus, tuple[OrderStatus, ...]]] = {
     Fulfilment.SHIP: {
         OrderStatus.PLACED: (OrderStatus.SHIPPED, OrderStatus.CANCELLED),
     },
+    Fulfilment.RESERVE: {  # waiting at the desk from the start, paid when collected
+        OrderStatus.READY_FOR_PICKUP: (OrderStatus.COLLECTED, OrderStatus.CANCELLED),
+    },
     Fulfilment.IN_STORE: {},  # done at the till; returns come later
 }
 
@@ -169,19 +172,34 @@ def mark_ready(
         at=now,
         details={"collect_by": collect_by.isoformat()},
     )
-    location = _pickup_location(session, order)
     emit(
         session,
         OrderReadyForPickup(
             order_id=str(order.id),
             number=order.number,
             customer_id=_customer(order),
-            location=location,
+            location=_pickup_location(session, order),
             pickup_code=order.pickup_code or "",
             collect_by=collect_by.isoformat(),
         ),
     )
     return order
+
+
+def announce_ready(session: Session, order: OrderOut, location: str) -> None:
+    """OrderReadyForPickup for an order that is ready from the start (reserve and pay in
+    store)."""
+    emit(
+        session,
+        OrderReadyForPickup(
+            order_id=str(order.id),
+            number=order.number,
+            customer_id=None if order.customer_id is None else str(order.customer_id),
+            location=location,
+            pickup_code=order.pickup_code or "",
+            collect_by="" if order.collect_by is None else order.collect_by.isoformat(),
+        ),
+    )
 
 
 def _leave(
@@ -192,11 +210,12 @@ def _leave(
     by: str | None,
     channel: str | None,
     details: dict[str, Any] | None = None,
+    **values: Any,
 ) -> Order:
     """The goods left (collected or shipped): each line's allocation becomes a sale in the
     stock ledger of the location it left from."""
     now = utcnow()
-    order, was = _claim(session, order_id, to, now)
+    order, was = _claim(session, order_id, to, now, **values)
     for rid in _allocations(session, order.id):
         reservations.fulfil(session, rid, by=by, at=now)
     record_change(session, order.id, was, to, by=by, channel=channel, at=now, details=details)
@@ -204,13 +223,37 @@ def _leave(
 
 
 def collect(
-    session: Session, order_id: uuid.UUID, code: str, *, by: str | None, channel: str | None
+    session: Session,
+    order_id: uuid.UUID,
+    code: str,
+    *,
+    payments: list[dict[str, Any]] | None = None,
+    by: str | None,
+    channel: str | None,
 ) -> Order:
-    """The customer shows their code at the desk and takes the goods."""
+    """The customer shows their code at the desk and takes the goods; an order reserved to
+    pay in store is paid here, in full."""
     order = get_order(session, order_id)
     if not hmac.compare_digest((order.pickup_code or "").encode(), code.encode()):
         raise WrongPickupCode(f"that is not the pickup code of order {order.number}")
-    order = _leave(session, order_id, OrderStatus.COLLECTED, by=by, channel=channel)
+    taken = payments or []
+    paid = sum(int(p["amount"]) for p in taken)
+    if order.fulfilment == Fulfilment.RESERVE.value and paid != order.total:
+        raise ValidationFailed.field(
+            "payments",
+            f"order {order.number} is paid in store: payments must add up to {order.total} "
+            f"{order.currency}, not {paid}",
+        )
+    details = {"paid": paid} if taken else None
+    order = _leave(
+        session,
+        order_id,
+        OrderStatus.COLLECTED,
+        by=by,
+        channel=channel,
+        details=details,
+        payments=[*order.payments, *taken],
+    )
     emit(
         session,
         OrderCollected(
@@ -412,7 +455,7 @@ def store_order(
         "reference": order.reference,
         "pickup_location_id": pickup_location_id,
         "pickup_code": order.pickup_code,
-        "collect_by": None,
+        "collect_by": order.collect_by,
         "ship_to": order.ship_to,
         "contact": order.contact,
         "currency": order.currency,
