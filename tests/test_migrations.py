@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from alembic import command
@@ -21,6 +23,24 @@ def test_the_migrations_build_exactly_the_models(runtime: Runtime) -> None:
         )
 
     assert diff == []
+
+
+def test_autogenerate_sees_every_modules_tables() -> None:
+    """`migrations.models()` is what env.py compares with: it must hold every table there is,
+    or the next generated migration would drop the tables it misses."""
+    every = set(Base.metadata.tables)  # the app imported every model module
+    alone = subprocess.run(  # a fresh process, as alembic's: only what models() imports
+        [
+            sys.executable,
+            "-c",
+            "from naadloos import migrations; print(*migrations.models().tables)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert set(alone.stdout.split()) == every
+    assert {"orders", "returns", "carts", "stock_levels", "persons"} <= every
 
 
 def test_migrations_go_down_and_up_again(tmp_path: Path) -> None:

@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
+import importlib
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, MetaData
 
 from naadloos.kit.settings import Settings
 
 # The databases' own full-text index objects (migration 0006) are not models.
 UNMODELLED = ("product_fts", "ix_product_search_document")
+
+
+# Every module with tables. Autogenerate compares the database with these models only: a module
+# missing here would have its tables dropped by the next generated migration.
+MODEL_MODULES = (
+    "naadloos.kit.models",
+    "naadloos.channels.models",
+    "naadloos.customers.models",
+    "naadloos.catalog.models",
+    "naadloos.inventory.models",
+    "naadloos.orders.models",
+)
+
+
+def models() -> MetaData:
+    """The metadata with every module's tables on it."""
+    for name in MODEL_MODULES:
+        importlib.import_module(name)
+    from naadloos.kit.db import Base  # noqa: PLC0415 - after the models registered
+
+    return Base.metadata
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:

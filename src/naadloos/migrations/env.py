@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from alembic import context
 
-from naadloos.kit.db import Base, create_engine_for
+from naadloos.kit.db import create_engine_for
 from naadloos.kit.settings import Settings
-from naadloos.migrations import include_name
+from naadloos.migrations import include_name, models
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = models()
 
 
 def run_migrations_offline() -> None:

@@ -22,10 +22,13 @@ from naadloos.orders.schemas import (
     OrderAction,
     OrderOut,
     OrderStatus,
+    ReturnIn,
+    ReturnOut,
     ShipIn,
+    StoreCreditOut,
     TillSale,
 )
-from naadloos.orders.service import carts, checkout, orders, routing, till
+from naadloos.orders.service import carts, checkout, orders, returns, routing, till
 from naadloos.orders.service.carts import Policy
 
 router = APIRouter(tags=["orders"], route_class=TransactionalRoute, responses=RESPONSES)
@@ -288,3 +291,36 @@ def till_sale(
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/v1/orders/{order.id}"
     return order
+
+
+@router.post(
+    "/v1/orders/{order_id}/returns",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[IDEMPOTENT],
+)
+def return_goods(
+    order_id: uuid.UUID,
+    data: ReturnIn,
+    principal: Principal = Depends(WRITE),
+    session: Session = Depends(get_session),
+) -> ReturnOut:
+    """Goods of an order come back, at any store or by post, started from any channel: they
+    are restocked at the receiving location (or kept apart as damaged or to inspect) and the
+    refund goes to the way the order was paid or to store credit."""
+    return returns.receive_return(
+        session, order_id, data, by=principal.name, channel=principal.channel
+    )
+
+
+@router.get("/v1/orders/{order_id}/returns", dependencies=[READ])
+def list_returns(order_id: uuid.UUID, session: Session = Depends(get_session)) -> list[ReturnOut]:
+    return returns.returns_of(session, order_id)
+
+
+@router.get("/v1/store-credit", dependencies=[READ])
+def store_credit(
+    customer: str = Query(min_length=3, max_length=320, description="An identifier"),
+    session: Session = Depends(get_session),
+) -> StoreCreditOut:
+    """The customer's store credit: balance and every entry."""
+    return returns.store_credit(session, customer)

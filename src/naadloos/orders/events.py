@@ -59,3 +59,24 @@ class OrderCancelled(Event):
     number: str
     customer_id: str | None
     reason: str | None
+
+
+class ReturnReceived(Event):
+    """Goods came back for an order (at a store or by post), with what happens to them."""
+
+    return_id: str
+    order_id: str
+    number: str
+    customer_id: str | None
+    location: str
+    by_post: bool
+    lines: list[dict[str, str | int]]  # sku, qty, disposition
+
+
+class RefundIssued(Event):
+    return_id: str
+    order_id: str
+    customer_id: str | None
+    method: str  # original (to how the order was paid) | store_credit
+    amount: int
+    currency: str

@@ -120,3 +120,48 @@ class OrderChange(Base):
     reason: Mapped[str | None] = mapped_column(String(500))
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Return(Base):
+    """Goods handed back for an order, at any store or by post, and the refund for them."""
+
+    __tablename__ = "returns"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"), index=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))  # where it came in
+    by_post: Mapped[bool] = mapped_column(default=False)
+    channel: Mapped[str | None] = mapped_column(String(100))
+    refund_method: Mapped[str] = mapped_column(String(20))  # original | store_credit
+    refund_amount: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class ReturnLine(Base):
+    __tablename__ = "return_lines"
+
+    return_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("returns.id"), primary_key=True)
+    line: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sku: Mapped[str] = mapped_column(ForeignKey("variants.sku"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    disposition: Mapped[str] = mapped_column(String(20))  # restock | damaged | inspect
+    unit_refund: Mapped[int] = mapped_column(Integer)
+
+
+class StoreCredit(Base):
+    """Store credit, append-only: a refund adds, a purchase paid with it takes (negative). The
+    balance of a customer is the sum of their rows."""
+
+    __tablename__ = "store_credit"
+    __table_args__ = (Index("ix_store_credit_person", "person_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    person_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    amount: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    return_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("returns.id"))
+    note: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -278,3 +278,61 @@ class TillSale(BaseModel):
     lines: list[TillLine] = Field(min_length=1, max_length=500)
     payments: list[TillPayment] = Field(default_factory=list, max_length=20)
 
+
+class Disposition(StrEnum):
+    RESTOCK = "restock"  # back on sale at the location that received it
+    DAMAGED = "damaged"  # kept apart as damaged
+    INSPECT = "inspect"  # kept apart until someone looks at it
+
+
+class RefundMethod(StrEnum):
+    ORIGINAL = "original"  # the way the order was paid
+    STORE_CREDIT = "store_credit"
+
+
+class ReturnLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: Sku
+    qty: int = Field(gt=0, le=MAX_QUANTITY)
+    disposition: Disposition = Disposition.RESTOCK
+
+
+class ReturnIn(BaseModel):
+    """Goods handed back, at any store or received by post, and how to refund them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    location: LocationRef = Field(description="Where the goods came in: a store, or the warehouse")
+    by_post: bool = False
+    lines: list[ReturnLineIn] = Field(min_length=1, max_length=200)
+    refund: RefundMethod = RefundMethod.ORIGINAL
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class ReturnLineOut(BaseModel):
+    sku: str
+    qty: int
+    disposition: Disposition
+    unit_refund: int
+
+
+class ReturnOut(BaseModel):
+    id: uuid.UUID
+    order_id: uuid.UUID
+    location: str
+    by_post: bool
+    channel: str | None
+    lines: list[ReturnLineOut]
+    refund_method: RefundMethod
+    refund_amount: int
+    currency: str
+    reason: str | None
+    created_at: datetime
+
+
+class StoreCreditOut(BaseModel):
+    customer_id: uuid.UUID
+    balance: int
+    currency: str
+    entries: list[dict[str, Any]]

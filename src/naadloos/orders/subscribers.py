@@ -21,8 +21,10 @@ from naadloos.orders.events import (
     OrderPlaced,
     OrderReadyForPickup,
     OrderShipped,
+    RefundIssued,
+    ReturnReceived,
 )
-from naadloos.orders.models import Cart, Order
+from naadloos.orders.models import Cart, Order, StoreCredit
 
 # Event -> the name of the timeline entry (Segment's ecommerce spec names where there is one).
 TIMELINE: dict[type[Event], str] = {
@@ -31,8 +33,22 @@ TIMELINE: dict[type[Event], str] = {
     OrderCollected: "Order Collected",
     OrderShipped: "Order Shipped",
     OrderCancelled: "Order Cancelled",
+    ReturnReceived: "Order Returned",
+    RefundIssued: "Order Refunded",
 }
-_KEPT = ("order_id", "number", "fulfilment", "pickup_location", "currency", "total", "lines")
+_KEPT = (
+    "order_id",
+    "number",
+    "fulfilment",
+    "pickup_location",
+    "currency",
+    "total",
+    "lines",
+    "return_id",
+    "location",
+    "method",
+    "amount",
+)
 
 
 def _on_timeline(name: str) -> Handler:
@@ -61,6 +77,12 @@ def forget_customer(session: Session, envelope: Envelope) -> None:
         update(Order)
         .where(Order.person_id.in_(ids))
         .values(person_id=None, contact={}, ship_to=None, updated_at=envelope.occurred_at),
+        execution_options={"synchronize_session": False},
+    )
+    session.execute(
+        update(StoreCredit)
+        .where(StoreCredit.person_id.in_(ids))
+        .values(person_id=None, note="customer erased"),
         execution_options={"synchronize_session": False},
     )
     session.execute(
