@@ -188,8 +188,8 @@ def _raw_checkouts(db: BenchDatabase, baskets: list[tuple[str, str]]) -> float:
             cur.execute(
                 "INSERT INTO orders (id, number, cart_id, channel, status, fulfilment,"
                 " pickup_location_id, pickup_code, contact, currency, total, vat_total,"
-                f" created_at, updated_at) VALUES ({p},{p},{p},'web','placed','collect',1,{p},"
-                f"'{{}}','EUR',3990,692,{p},{p})",
+                f" payments, created_at, updated_at) VALUES ({p},{p},{p},'web','placed',"
+                f"'collect',1,{p},'{{}}','EUR',3990,692,'[]',{p},{p})",
                 (order, f"RAW{n:07d}", cart, "123456", now, now),
             )
             cur.executemany(
