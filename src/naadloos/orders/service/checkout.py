@@ -3,8 +3,9 @@
 The cart is claimed first (a conditional UPDATE: of two checkouts of one cart, one wins). Then
 every line's hold becomes an allocation, in key order (sku, location id) so that concurrent
 checkouts wait for each other instead of deadlocking. A hold that lapsed is taken again if the
-stock is still there; a click & collect line held elsewhere moves to the pickup location. A line
-that cannot be had is noted and the others still tried, so the refusal lists everything that is
+stock is still there; a click & collect line held elsewhere moves to the pickup location; a
+parcel's line held where nothing ships is routed (`routing`), split if it must be. A line that
+cannot be had is noted and the others still tried, so the refusal lists everything that is
 missing; then the transaction rolls back, the cart is open again with its holds as they were."""
 
 from __future__ import annotations

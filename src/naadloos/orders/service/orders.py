@@ -6,6 +6,12 @@ wins) and appends a row to the order's history: from, to, who, through which cha
        │              │
        ├──> shipped   └──> cancelled (by anyone, or not collected in time)
        └──> cancelled
+
+    ready_for_pickup ──> collected, paid in full       (reserve and pay in store)
+              └──> cancelled
+    completed                                          (a till's sale: done at once)
+
+Returns (`returns`) add to the history without changing the status.
 """
 
 from __future__ import annotations
