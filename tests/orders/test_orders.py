@@ -14,7 +14,7 @@ from naadloos.kit.time import utcnow
 from naadloos.orders.models import Order
 from naadloos.orders.service import orders
 from naadloos.runtime import Runtime
-from tests.conftest import KeyFactory
+from tests.conftest import KeyFactory, fields
 from tests.inventory.conftest import level
 from tests.orders.conftest import COLLECT_UTRECHT, SHIP_HOME, add, checkout, new_cart
 
@@ -146,3 +146,14 @@ def test_a_customers_orders_from_every_channel(
     [mine] = response.json()["items"]
     assert mine["customer_id"] is not None
     assert [x["sku"] for x in mine["lines"]] == ["PET-1"]
+
+
+def test_an_unknown_or_malformed_customer_is_named_as_such(
+    client: TestClient, store: dict[str, str]
+) -> None:
+    for path in ("/v1/orders", "/v1/carts", "/v1/store-credit"):
+        unknown = client.get(path, params={"customer": "email:niemand@ziggo.nl"}, headers=store)
+        malformed = client.get(path, params={"customer": "email"}, headers=store)
+
+        assert (unknown.status_code, fields(unknown.json())) == (404, ["customer"]), path
+        assert (malformed.status_code, fields(malformed.json())) == (422, ["customer"]), path

@@ -5,9 +5,7 @@ import uuid
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sqlalchemy.orm import Session
 
-from naadloos.customers.service import profiles
 from naadloos.kit.auth import Principal, require
-from naadloos.kit.errors import ValidationFailed
 from naadloos.kit.http import IDEMPOTENT, TransactionalRoute, get_session
 from naadloos.kit.pagination import Page, PageParams, page_params
 from naadloos.kit.problems import RESPONSES
@@ -28,7 +26,7 @@ from naadloos.orders.schemas import (
     StoreCreditOut,
     TillSale,
 )
-from naadloos.orders.service import carts, checkout, orders, returns, routing, till
+from naadloos.orders.service import carts, checkout, orders, people, returns, routing, till
 from naadloos.orders.service.carts import Policy
 
 router = APIRouter(tags=["orders"], route_class=TransactionalRoute, responses=RESPONSES)
@@ -190,13 +188,7 @@ def list_orders(
     session: Session = Depends(get_session),
 ) -> Page[OrderOut]:
     """Orders, oldest first, of one customer (from every channel), a status or a channel."""
-    ids = None
-    if customer is not None:
-        try:
-            person = profiles.find_by_identifier(session, customer)
-        except ValidationFailed as exc:
-            raise ValidationFailed.field("customer", exc.detail) from exc
-        ids = profiles.known_ids(session, person.id)
+    ids = None if customer is None else people.ids_of(session, customer)
     rows, cursor = orders.list_orders(
         session, page, customer_ids=ids, status=order_status, channel=channel
     )

@@ -35,6 +35,7 @@ from naadloos.orders.schemas import (
     CartUpdate,
 )
 from naadloos.orders.service.codes import normalised, short_code
+from naadloos.orders.service.people import ids_of, person_of
 from naadloos.orders.service.routing import Router, StockPriorityDistance
 
 CODE_LENGTH = 8
@@ -75,20 +76,11 @@ def acting_channel(session: Session, asked: str | None, key_channel: str | None)
     return channel
 
 
-def _person(session: Session, identifier: str, field: str) -> uuid.UUID:
-    try:
-        return profiles.find_by_identifier(session, identifier).id
-    except ValidationFailed as exc:
-        raise ValidationFailed.field(field, exc.detail) from exc
-    except PersonNotFound as exc:
-        raise PersonNotFound(exc.detail, field=field) from exc
-
-
 def create_cart(
     session: Session, data: CartCreate, *, key_channel: str | None, by: str | None
 ) -> Filled:
     channel = acting_channel(session, data.channel, key_channel)
-    person_id = _person(session, data.customer, "customer") if data.customer else None
+    person_id = person_of(session, data.customer) if data.customer else None
     location_id = (
         locations.resolve(session, [(data.location, "location")])[data.location].id
         if data.location
@@ -134,8 +126,7 @@ def cart_by_code(session: Session, code: str) -> Cart:
 def open_carts_of(session: Session, customer: str) -> list[Cart]:
     """The customer's open carts, newest first: those opened under any profile that is now
     this person, and those opened anonymously on a device they later identified on."""
-    person_id = _person(session, customer, "customer")
-    ids = profiles.known_ids(session, person_id)
+    ids = ids_of(session, customer)
     devices = profiles.values_of(session, ids[0], "anonymous_id")
     mine: ColumnElement[bool] = Cart.person_id.in_(ids)
     if devices:
@@ -173,7 +164,7 @@ def claim_open(session: Session, cart_id: uuid.UUID, *, to: CartStatus | None = 
 def update_cart(session: Session, cart_id: uuid.UUID, data: CartUpdate) -> Filled:
     cart = claim_open(session, cart_id)
     if data.customer is not None:
-        cart.person_id = _person(session, data.customer, "customer")
+        cart.person_id = person_of(session, data.customer)
     if data.location is not None:
         cart.location_id = locations.resolve(session, [(data.location, "location")])[
             data.location

@@ -14,7 +14,6 @@ from collections import defaultdict
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from naadloos.customers.service import profiles
 from naadloos.inventory.schemas import LocationCapability, MovementCreate, MovementKind
 from naadloos.inventory.service import ledger, locations
 from naadloos.kit.db import table_of
@@ -33,7 +32,7 @@ from naadloos.orders.schemas import (
     ReturnOut,
     StoreCreditOut,
 )
-from naadloos.orders.service import orders
+from naadloos.orders.service import orders, people
 from naadloos.orders.service.orders import OrderClosed
 
 HANDED_OVER = (OrderStatus.COLLECTED, OrderStatus.SHIPPED, OrderStatus.COMPLETED)
@@ -298,18 +297,14 @@ def returns_of(session: Session, order_id: uuid.UUID) -> list[ReturnOut]:
 
 def store_credit(session: Session, customer: str) -> StoreCreditOut:
     """The customer's store credit (every profile merged into them included)."""
-    try:
-        person = profiles.find_by_identifier(session, customer)
-    except ValidationFailed as exc:
-        raise ValidationFailed.field("customer", exc.detail) from exc
-    ids = profiles.known_ids(session, person.id)
+    ids = people.ids_of(session, customer)
     rows = list(
         session.scalars(
             select(StoreCredit).where(StoreCredit.person_id.in_(ids)).order_by(StoreCredit.id)
         )
     )
     return StoreCreditOut(
-        customer_id=person.id,
+        customer_id=ids[0],
         balance=sum(r.amount for r in rows),
         currency=rows[0].currency if rows else "EUR",
         entries=[
