@@ -3,11 +3,15 @@ what was sold but nothing that points at the person."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from naadloos.customers.service import tracking
+from naadloos.kit.time import utcnow
+from naadloos.runtime import Runtime
 from tests.conftest import KeyFactory
 from tests.orders.conftest import COLLECT_UTRECHT, SHIP_HOME, add, checkout, new_cart
 
@@ -83,3 +87,26 @@ def test_an_erased_customers_orders_keep_the_sale_but_not_the_person(
     assert [(x["sku"], x["qty"]) for x in kept["lines"]] == [("PET-1", 1)]
     cart = client.get(f"/v1/carts/{kept['cart_id']}", headers=store).json()
     assert cart["customer_id"] is None
+
+
+def test_an_activity_recorded_twice_is_on_the_timeline_once(
+    client: TestClient, store: dict[str, str], api_key: KeyFactory, runtime: Runtime
+) -> None:
+    known_customer(client, api_key)
+    person = uuid.UUID(person_id(client, api_key))
+
+    def record() -> bool:
+        with runtime.db.unit_of_work() as session:
+            return tracking.record_activity(
+                session,
+                person,
+                name="Order Completed",
+                channel="web",
+                properties={"number": "X1"},
+                message_id="naadloos:once",
+                at=utcnow(),
+            )
+
+    assert (record(), record()) == (True, False)
+    view = client.get(f"/v1/customers/{person}/360", headers=api_key("customers:read")).json()
+    assert [e["name"] for e in view["timeline"]].count("Order Completed") == 1

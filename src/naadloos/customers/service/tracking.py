@@ -30,7 +30,7 @@ from naadloos.customers.service import traits as trait_rules
 from naadloos.customers.service.graph import Resolver, lock_identifiers
 from naadloos.customers.service.merge import Evidence
 from naadloos.kit.bulk import insert_rows, update_rows
-from naadloos.kit.db import present
+from naadloos.kit.db import insert_or_nothing, present
 from naadloos.kit.errors import NotFound
 from naadloos.kit.ids import new_id
 from naadloos.kit.time import as_utc, utcnow
@@ -403,8 +403,6 @@ def record_activity(
     timeline and in their profile's facts (last seen, channels used), once per `message_id`.
     The entry is filed under the person's most recently seen identifier, so a split takes it
     along. False when it was recorded before, or the person is gone (erased)."""
-    if present(session, CustomerEvent.message_id, [message_id]):
-        return False
     try:
         person = profiles.get_person(session, person_id)
     except NotFound:
@@ -418,26 +416,23 @@ def record_activity(
     if identifier_id is None:
         return False
     now = utcnow()
-    insert_rows(
-        session,
-        CustomerEvent,
-        [
-            {
-                "id": new_id(),
-                "message_id": message_id,
-                "person_id": person.id,
-                "identifier_id": identifier_id,
-                "type": "track",
-                "name": name,
-                "channel": channel,
-                "properties": properties,
-                "traits": {},
-                "context": {"source": "naadloos"},
-                "timestamp": at,
-                "received_at": now,
-            }
-        ],
-    )
+    row = {
+        "id": new_id(),
+        "message_id": message_id,
+        "person_id": person.id,
+        "identifier_id": identifier_id,
+        "type": "track",
+        "name": name,
+        "channel": channel,
+        "properties": properties,
+        "traits": {},
+        "context": {"source": "naadloos"},
+        "timestamp": at,
+        "received_at": now,
+    }
+    # Once per message id, also when two deliveries of one event race (DESIGN rule 4).
+    if insert_or_nothing(session, CustomerEvent, row, CustomerEvent.id) is None:
+        return False
     touch = _Touch(at, at, channels={channel} if channel else set())
     _update_profiles(session, {person.id: touch}, now)
     return True
