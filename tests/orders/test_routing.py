@@ -131,3 +131,23 @@ def test_what_no_location_has_is_refused_and_the_cart_keeps_its_hold(
     ]
     assert level(client, kiosk, "JAS-M", "kiosk:hal")["reserved"] == 20
     assert level(client, kiosk, "JAS-M", "dc:tilburg")["allocated"] == 0
+
+
+def test_among_stores_the_one_nearest_the_address_ships(
+    client: TestClient, kiosk: dict[str, str]
+) -> None:
+    for code, lat, lon in (("store:breda", 51.59, 4.78), ("store:haarlem", 52.38, 4.64)):
+        body = {"code": code, "name": code, "kind": "store", "latitude": lat, "longitude": lon}
+        assert client.post("/v1/locations", json=body, headers=kiosk).status_code == 201
+        move(client, kiosk, "receipt", "PET-1", code, 5)
+    move(client, kiosk, "receipt", "PET-1", "kiosk:hal", 1)
+    cart = new_cart(client, kiosk, location="kiosk:hal")
+    add(client, kiosk, cart, "PET-1", 1)
+
+    response = checkout(client, kiosk, cart, **SHIP_HOME, near="52.37,4.89")  # Amsterdam
+
+    assert response.status_code == 201, response.text
+    [line] = response.json()["lines"]
+    assert line["location"] == "store:haarlem"
+    [why] = response.json()["history"][0]["details"]["routing"]
+    assert "km" in why["why"]

@@ -113,3 +113,11 @@ def codes_of(session: Session, ids: Iterable[int]) -> dict[int, str]:
         return {}
     rows = session.execute(select(Location.id, Location.code).where(Location.id.in_(wanted)))
     return dict(rows.all())
+
+
+def by_codes(session: Session, codes: Iterable[str]) -> dict[str, Location]:
+    """Locations by code, in one query; unknown codes are left out."""
+    wanted = sorted(set(codes))
+    if not wanted:
+        return {}
+    return {x.code: x for x in session.scalars(select(Location).where(Location.code.in_(wanted)))}

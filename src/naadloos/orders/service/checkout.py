@@ -119,9 +119,9 @@ def _plan(
     here = {(x.sku, x.location_id): locations.Place(x.location_id, x.location) for x in lines}
     if target is not None:
         return {k: [Dest(target, x.qty, None)] for k, x in zip(here, lines, strict=True)}, []
+    held_at = locations.by_codes(session, [x.location for x in lines])
     ships = {
-        x.location_id: LocationCapability.SHIP.value
-        in locations.get_location(session, x.location).capabilities
+        x.location_id: LocationCapability.SHIP.value in held_at[x.location].capabilities
         for x in lines
     }
     plan = {
@@ -168,24 +168,17 @@ def _candidates(
     shipping = [r for r in rows if r["ship"]]
     if not shipping:
         return []
-    places = locations.resolve(session, [(r["location"], "location") for r in shipping])
+    places = locations.by_codes(session, [r["location"] for r in shipping])
     found: list[Candidate] = []
     for row in shipping:
-        place = places[row["location"]]
+        at = places[row["location"]]
         distance = None
-        if near is not None:
-            distance = _distance_to(session, place, near)
-        found.append(Candidate(place, row["kind"], row["available"], distance))
+        if near is not None and at.latitude is not None and at.longitude is not None:
+            distance = atp.distance_km(near[0], near[1], at.latitude, at.longitude)
+        found.append(
+            Candidate(locations.Place(at.id, at.code), row["kind"], row["available"], distance)
+        )
     return found
-
-
-def _distance_to(
-    session: Session, place: locations.Place, near: tuple[float, float]
-) -> float | None:
-    location = locations.get_location(session, place.code)
-    if location.latitude is None or location.longitude is None:
-        return None
-    return atp.distance_km(near[0], near[1], location.latitude, location.longitude)
 
 
 def _steps(lines: list[Line], plan: dict[LineKey, list[Dest]]) -> list[_Step]:
