@@ -394,6 +394,6 @@ def checkout(
             ],
         ),
     )
-    if reserved and target is not None and collect_by is not None:
-        orders.announce_ready(session, order, target.code)
+    if reserved:
+        orders.announce_ready(session, orders.get_order(session, order.id))
     return order

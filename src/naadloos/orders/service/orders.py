@@ -178,6 +178,14 @@ def mark_ready(
         at=now,
         details={"collect_by": collect_by.isoformat()},
     )
+    announce_ready(session, order)
+    return order
+
+
+def announce_ready(session: Session, order: Order) -> None:
+    """Tell the customer (OrderReadyForPickup, with their code) that the order waits at the
+    desk until `collect_by`: when a store marks it ready, or at once when it was reserved to
+    pay in store."""
     emit(
         session,
         OrderReadyForPickup(
@@ -185,23 +193,6 @@ def mark_ready(
             number=order.number,
             customer_id=_customer(order),
             location=_pickup_location(session, order),
-            pickup_code=order.pickup_code or "",
-            collect_by=collect_by.isoformat(),
-        ),
-    )
-    return order
-
-
-def announce_ready(session: Session, order: OrderOut, location: str) -> None:
-    """OrderReadyForPickup for an order that is ready from the start (reserve and pay in
-    store)."""
-    emit(
-        session,
-        OrderReadyForPickup(
-            order_id=str(order.id),
-            number=order.number,
-            customer_id=None if order.customer_id is None else str(order.customer_id),
-            location=location,
             pickup_code=order.pickup_code or "",
             collect_by="" if order.collect_by is None else order.collect_by.isoformat(),
         ),
