@@ -305,17 +305,24 @@ def _move(
             session.refresh(reservation)
             return status
     session.refresh(reservation)
+    raise _refusal(reservation, to, now=now, not_expired=not_expired)
+
+
+def _refusal(
+    reservation: Reservation, to: ReservationStatus, *, now: datetime, not_expired: bool
+) -> ReservationClosed:
+    """Why the reservation, as it is now, could not become `to`."""
     if (
         not_expired
         and reservation.status == ReservationStatus.HELD
         and reservation.expires_at <= now
     ):
-        raise ReservationClosed(
-            f"reservation {reservation_id} expired at {reservation.expires_at.isoformat()}",
+        return ReservationClosed(
+            f"reservation {reservation.id} expired at {reservation.expires_at.isoformat()}",
             reservation_status="expired",
         )
-    raise ReservationClosed(
-        f"reservation {reservation_id} is {reservation.status}; it cannot become {to}",
+    return ReservationClosed(
+        f"reservation {reservation.id} is {reservation.status}; it cannot become {to}",
         reservation_status=reservation.status,
     )
 
@@ -351,26 +358,12 @@ def allocate(
 ) -> ReservationOut:
     """Turn a hold into an allocation (an order placed): it no longer expires."""
     now = at or utcnow()
-    _move(
-        session,
-        reservation_id,
-        to=ReservationStatus.ALLOCATED,
-        allowed=(ReservationStatus.HELD,),
-        now=now,
-        not_expired=True,
-    )
-    for sku, qty, place in _lines(session, reservation_id):
-        ledger.change(
-            session,
-            sku,
-            place,
-            cause="allocated",
-            reference=str(reservation_id),
-            reserved=-qty,
-            allocated=qty,
-            at=now,
-        )
-    return reservation_out(session, get_reservation(session, reservation_id))
+    reservation = get_reservation(session, reservation_id)
+    claimed = allocate_held(session, [reservation_id], at=now)
+    session.refresh(reservation)
+    if not claimed:
+        raise _refusal(reservation, ReservationStatus.ALLOCATED, now=now, not_expired=True)
+    return reservation_out(session, reservation)
 
 
 _CLAIM_HELD = (
