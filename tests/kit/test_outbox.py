@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -96,6 +97,40 @@ def test_a_subscriber_runs_in_the_same_transaction_as_its_bookkeeping(runtime: R
     assert [r.name for r in rows] == ["ChannelCreated"]  # the failed reaction wrote nothing
     with runtime.db.unit_of_work(write=False) as session:
         assert session.scalars(select(ProcessedEvent)).all() == []
+
+
+def test_a_subscriber_calling_out_holds_no_transaction_while_it_waits(runtime: Runtime) -> None:
+    """A payment provider's answer can take seconds: meanwhile the database serves writers (on
+    SQLite a held write transaction would make this inner write wait out the busy timeout)."""
+    calls: list[str] = []
+
+    def call_out(envelope: Envelope) -> Callable[[Session, Envelope], None]:
+        calls.append(envelope.event().code)
+        if envelope.event().code != "store:utrecht":
+            return lambda _s, _e: None
+        with runtime.db.unit_of_work() as other:  # another request writes meanwhile
+            service.create_channel(
+                other, ChannelCreate(code="store:meanwhile", name="m", kind=ChannelKind.STORE)
+            )
+        answer = f"answered {envelope.event().code}"
+
+        def record(session: Session, _: Envelope) -> None:
+            emit(session, ChannelCreated(code="echo", name=answer, kind="web", capabilities=[]))
+
+        return record
+
+    runtime.bus.subscribe_calling_out(ChannelCreated, "caller", call_out)
+    create_store(runtime)
+    started = time.monotonic()
+
+    asyncio.run(runtime.dispatcher.run_once())
+    asyncio.run(runtime.dispatcher.run_once())
+
+    assert time.monotonic() - started < 5
+    assert calls[0] == "store:utrecht"
+    assert calls.count("store:utrecht") == 1  # done once: not called out again
+    echoes = [r for r in outbox(runtime) if r.payload["code"] == "echo"]
+    assert [e.payload["name"] for e in echoes] == ["answered store:utrecht"]
 
 
 def test_a_failing_subscriber_is_retried_later_without_repeating_the_others(

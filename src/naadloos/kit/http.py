@@ -64,6 +64,9 @@ def _finish(session: Session, commit: bool, claim: Claim | None, response: Respo
 
 
 class TransactionalRoute(APIRoute):
+    # False for endpoints that write in units of work of their own (`OwnTransactionsRoute`).
+    request_writes = True
+
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         if not inspect.iscoroutinefunction(endpoint):
             endpoint = _placed(endpoint)
@@ -71,7 +74,7 @@ class TransactionalRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        writes = not set(self.methods or ()) <= READ_METHODS
+        writes = self.request_writes and not set(self.methods or ()) <= READ_METHODS
 
         async def route_handler(request: Request) -> Response:
             db: Database = request.app.state.db
@@ -95,3 +98,11 @@ class TransactionalRoute(APIRoute):
             return response
 
         return route_handler
+
+
+class OwnTransactionsRoute(TransactionalRoute):
+    """For an endpoint that calls another system (a payment provider) between its writes: the
+    request's session only reads (the API key); the endpoint commits units of work of its own
+    before and after the call, so no lock is held while the other system answers."""
+
+    request_writes = False

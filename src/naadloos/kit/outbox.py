@@ -33,12 +33,16 @@ from naadloos.kit.time import utcnow
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Session, Envelope], None]
+# A subscriber that calls another system (a payment provider) does so outside any transaction,
+# so no lock waits on the other side's answer; it returns what to record in the database.
+CallOut = Callable[[Envelope], Handler]
 
 
 @dataclass(frozen=True, slots=True)
 class Subscriber:
     consumer: str
-    handler: Handler
+    handler: Handler | None = None
+    call_out: CallOut | None = None
 
 
 @dataclass
@@ -49,10 +53,19 @@ class EventBus:
 
     def subscribe(self, event: type[Event] | str, consumer: str, handler: Handler) -> None:
         name = event if isinstance(event, str) else event.event_name()
+        self._add(name, Subscriber(consumer, handler=handler))
+
+    def subscribe_calling_out(self, event: type[Event], consumer: str, call_out: CallOut) -> None:
+        """`call_out(envelope)` runs first, outside any transaction (it must be idempotent for
+        the event: a failure after it, or a second dispatcher, repeats it); the handler it
+        returns then runs in the subscriber's transaction."""
+        self._add(event.event_name(), Subscriber(consumer, call_out=call_out))
+
+    def _add(self, name: str, subscriber: Subscriber) -> None:
         subs = self._subscribers.setdefault(name, [])
-        if any(s.consumer == consumer for s in subs):
-            raise ValueError(f"consumer {consumer!r} already subscribes to {name}")
-        subs.append(Subscriber(consumer, handler))
+        if any(s.consumer == subscriber.consumer for s in subs):
+            raise ValueError(f"consumer {subscriber.consumer!r} already subscribes to {name}")
+        subs.append(subscriber)
 
     def subscribers(self, name: str) -> list[Subscriber]:
         return self._subscribers.get(name, [])
@@ -77,6 +90,15 @@ class DispatchResult:
 def run_subscriber(db: Database, sub: Subscriber, envelope: Envelope) -> bool:
     """Run one subscriber for one event in its own transaction, together with the record that it
     did; False (and nothing run) if that record exists already."""
+    handler = sub.handler
+    if sub.call_out is not None:
+        with db.unit_of_work(write=False) as session:
+            done = session.get(ProcessedEvent, (sub.consumer, envelope.event_id))
+        if done is not None:
+            return False
+        handler = sub.call_out(envelope)
+    if handler is None:
+        raise ValueError(f"subscriber {sub.consumer!r} has nothing to run")
     with db.unit_of_work() as session:
         claimed = insert_or_nothing(
             session,
@@ -86,7 +108,7 @@ def run_subscriber(db: Database, sub: Subscriber, envelope: Envelope) -> bool:
         )
         if claimed is None:
             return False
-        sub.handler(session, envelope)
+        handler(session, envelope)
     return True
 
 
