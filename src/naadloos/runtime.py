@@ -5,7 +5,8 @@ The API server, the worker and the demo all start from here, so they run the sam
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from naadloos import migrations
 from naadloos.catalog.service import prices
@@ -17,13 +18,14 @@ from naadloos.kit.nats import NatsPublisher
 from naadloos.kit.outbox import Dispatcher, EventBus
 from naadloos.kit.settings import Settings
 from naadloos.orders import subscribers as order_reactions
+from naadloos.orders.payments import Provider, load_providers
 from naadloos.orders.service import orders, routing
 
 
-def build_bus() -> EventBus:
+def build_bus(providers: Mapping[str, Provider] | None = None) -> EventBus:
     """Every module's in-process subscribers. Modules add theirs here as they land."""
     bus = EventBus()
-    order_reactions.subscribe(bus)
+    order_reactions.subscribe(bus, providers or {})
     return bus
 
 
@@ -45,6 +47,11 @@ def build_jobs(settings: Settings) -> list[PeriodicJob]:
             settings.uncollected_sweep_seconds,
             orders.cancel_uncollected,
         ),
+        PeriodicJob(
+            "orders.unpaid",
+            settings.uncollected_sweep_seconds,
+            orders.cancel_unpaid,
+        ),
     ]
 
 
@@ -55,6 +62,7 @@ class Runtime:
     bus: EventBus
     dispatcher: Dispatcher
     jobs: list[PeriodicJob]
+    payments: dict[str, Provider] = field(default_factory=dict)
 
     async def close(self) -> None:
         if self.dispatcher.publisher is not None:
@@ -67,8 +75,14 @@ def build_runtime(settings: Settings) -> Runtime:
         routing.load(settings.order_router)  # a wrong setting stops the start, not a checkout
     except (ImportError, AttributeError, ValueError) as exc:
         raise ValueError(f"NAADLOOS_ORDER_ROUTER={settings.order_router!r}: {exc}") from exc
+    try:
+        providers = load_providers(settings.payment_providers)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ValueError(
+            f"NAADLOOS_PAYMENT_PROVIDERS={settings.payment_providers!r}: {exc}"
+        ) from exc
     db = Database(settings)
-    bus = build_bus()
+    bus = build_bus(providers)
     publisher = (
         NatsPublisher(
             settings.nats_url,
@@ -80,7 +94,12 @@ def build_runtime(settings: Settings) -> Runtime:
         else None
     )
     return Runtime(
-        settings, db, bus, Dispatcher(db, bus, settings, publisher), build_jobs(settings)
+        settings,
+        db,
+        bus,
+        Dispatcher(db, bus, settings, publisher),
+        build_jobs(settings),
+        providers,
     )
 
 

@@ -21,6 +21,7 @@ from naadloos.kit import problems
 from naadloos.kit.auth import KeyCache
 from naadloos.kit.jobs import run_periodically
 from naadloos.kit.settings import Settings, get_settings
+from naadloos.orders.api import calling_out as payments_router
 from naadloos.orders.api import router as orders_router
 from naadloos.runtime import Runtime, build_runtime
 
@@ -94,4 +95,5 @@ def create_app(
     app.include_router(catalog_router)
     app.include_router(inventory_router)
     app.include_router(orders_router)
+    app.include_router(payments_router)
     return app

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     # Which locations ship an order: a `module:Class` with `route` (orders.service.routing).
     order_router: str = "naadloos.orders.service.routing:StockPriorityDistance"
     uncollected_sweep_seconds: float = Field(default=60.0, gt=0)
+    # Online payments: the providers (`stripe`, or `name=module:Class`; comma-separated) and
+    # how long an order paid online keeps its units waiting for the authorisation.
+    payment_providers: str = ""
+    pay_within_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
     idempotency_retention_hours: int = Field(default=24, ge=1)
 
     # Matching persons who share no identifier: weights in bits of evidence (ADR 0006).

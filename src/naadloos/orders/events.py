@@ -80,3 +80,27 @@ class RefundIssued(Event):
     method: str  # original (to how the order was paid) | store_credit
     amount: int
     currency: str
+
+
+class PaymentAuthorised(Event):
+    """A payment provider holds the amount of an order paid online."""
+
+    payment_id: str
+    order_id: str
+    provider: str
+    amount: int
+    currency: str
+
+
+class PaymentActionRequested(Event):
+    """naadloos asks a payment provider to capture, void or refund: done after commit by the
+    outbox (`orders.subscribers`), retried until the provider answers, with `key` as the
+    provider's idempotency key so a retry never charges or refunds twice."""
+
+    payment_id: str
+    order_id: str
+    provider: str
+    reference: str
+    action: str  # capture | void | refund
+    amount: int
+    key: str

@@ -56,6 +56,7 @@ class Order(Base):
     __table_args__ = (
         Index("ix_orders_person_created", "person_id", "created_at"),
         Index("ix_orders_status_collect_by", "status", "collect_by"),
+        Index("ix_orders_status_pay_by", "status", "pay_by"),
         # A till's receipt is one order, however often the till sends it.
         Index(
             "uq_orders_channel_reference",
@@ -78,6 +79,8 @@ class Order(Base):
     pickup_location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
     pickup_code: Mapped[str | None] = mapped_column(String(12))
     collect_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Paid online: cancelled, units back on sale, unless a payment is authorised by then.
+    pay_by: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ship_to: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     contact: Mapped[dict[str, Any]] = mapped_column(JSON)
     currency: Mapped[str] = mapped_column(String(3))
@@ -165,3 +168,76 @@ class StoreCredit(Base):
     return_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("returns.id"))
     note: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Payment(Base):
+    """One attempt to pay an order online through a provider: authorised at checkout, captured
+    at fulfilment, voided when the order is cancelled, refunded on a return. Its id is the
+    reference the provider keeps and sends back in webhooks."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        Index("ix_payments_order", "order_id"),
+        Index(
+            "uq_payments_provider_reference",
+            "provider",
+            "reference",
+            unique=True,
+            sqlite_where=text("reference IS NOT NULL"),
+            postgresql_where=text("reference IS NOT NULL"),
+        ),
+        # A client's retry of the same start (its Idempotency-Key) is the same attempt.
+        Index(
+            "uq_payments_order_key",
+            "order_id",
+            "idempotency_key",
+            unique=True,
+            sqlite_where=text("idempotency_key IS NOT NULL"),
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("orders.id"))
+    provider: Mapped[str] = mapped_column(String(50))
+    method: Mapped[str | None] = mapped_column(String(50))
+    # new | pending | authorised | captured | refused | cancelled | failed
+    status: Mapped[str] = mapped_column(String(20))
+    amount: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    captured: Mapped[int] = mapped_column(Integer, default=0)
+    refunded: Mapped[int] = mapped_column(Integer, default=0)
+    reference: Mapped[str | None] = mapped_column(String(200))  # the provider's id
+    action: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # what the customer does next
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PaymentEvent(Base):
+    """A payment's history, append-only: what the provider reported (a webhook event, recorded
+    once by its id) and what naadloos asked of it (capture, void, refund) with the answer."""
+
+    __tablename__ = "payment_events"
+    __table_args__ = (
+        Index("ix_payment_events_payment", "payment_id"),
+        Index(
+            "uq_payment_events_provider_event",
+            "provider",
+            "provider_event_id",
+            unique=True,
+            sqlite_where=text("provider_event_id IS NOT NULL"),
+            postgresql_where=text("provider_event_id IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    payment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payments.id"))
+    provider: Mapped[str] = mapped_column(String(50))
+    provider_event_id: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(100))  # e.g. webhook:authorised, capture
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    amount: Mapped[int | None] = mapped_column(Integer)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -136,9 +136,17 @@ class CheckoutIn(BaseModel):
         examples=["52.37,4.89"],
     )
     contact: Contact = Field(default_factory=Contact)
+    pay_online: bool = Field(
+        default=False,
+        description="The customer pays through a payment provider: the order awaits payment "
+        "(`pay_by`) and is placed when the provider confirms the authorisation; start the "
+        "payment with `POST /v1/orders/{id}/payments`",
+    )
 
     @model_validator(mode="after")
     def _what_the_fulfilment_needs(self) -> CheckoutIn:
+        if self.pay_online and self.fulfilment is Fulfilment.RESERVE:
+            raise ValueError("pay_online: an order reserved to pay in store is paid in store")
         if self.fulfilment in PICKED_UP and self.pickup_location is None:
             raise ValueError(f"pickup_location is required to {self.fulfilment}")
         if self.fulfilment is Fulfilment.SHIP and self.ship_to is None:
@@ -147,6 +155,7 @@ class CheckoutIn(BaseModel):
 
 
 class OrderStatus(StrEnum):
+    AWAITING_PAYMENT = "awaiting_payment"  # paid online: until the provider authorises
     PLACED = "placed"
     READY_FOR_PICKUP = "ready_for_pickup"
     COLLECTED = "collected"
@@ -191,12 +200,17 @@ class OrderOut(BaseModel):
         "OrderReadyForPickup event only",
     )
     collect_by: datetime | None
+    pay_by: datetime | None = Field(
+        default=None, description="Paid online: cancelled unless authorised by then"
+    )
     ship_to: dict[str, Any] | None
     contact: dict[str, Any]
     currency: str
     total: int
     vat_total: int
-    payments: list[dict[str, Any]] = Field(default_factory=list)
+    payments: list[dict[str, Any]] = Field(
+        default_factory=list, description="Taken at a till; online payments: `/payments`"
+    )
     lines: list[OrderLineOut]
     history: list[OrderChangeOut]
     created_at: datetime
@@ -336,3 +350,53 @@ class StoreCreditOut(BaseModel):
     balance: int
     currency: str
     entries: list[dict[str, Any]]
+
+
+class PaymentStatus(StrEnum):
+    NEW = "new"  # recorded, the provider not asked yet
+    PENDING = "pending"  # waiting for the customer
+    AUTHORISED = "authorised"
+    CAPTURED = "captured"
+    REFUSED = "refused"
+    CANCELLED = "cancelled"
+    FAILED = "failed"  # the provider could not be asked or would not start it
+
+
+class PaymentStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    provider: Annotated[str, StringConstraints(min_length=1, max_length=50)] = Field(
+        description="A provider configured in `NAADLOOS_PAYMENT_PROVIDERS`", examples=["stripe"]
+    )
+    method: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = Field(
+        default=None, description="e.g. `ideal`, `card`; left out, the provider offers its own"
+    )
+    return_url: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
+
+
+class PaymentEventOut(BaseModel):
+    kind: str
+    outcome: str | None
+    amount: int | None
+    details: dict[str, Any]
+    at: datetime
+
+
+class PaymentOut(BaseModel):
+    id: uuid.UUID
+    order_id: uuid.UUID
+    provider: str
+    method: str | None
+    status: PaymentStatus
+    amount: int
+    currency: str
+    captured: int
+    refunded: int
+    reference: str | None = Field(description="The provider's id of the payment")
+    action: dict[str, Any] | None = Field(
+        description="What the customer's device does next, e.g. Stripe's `client_secret`"
+    )
+    error: str | None
+    events: list[PaymentEventOut]
+    created_at: datetime
+    updated_at: datetime

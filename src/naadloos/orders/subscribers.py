@@ -2,11 +2,14 @@
 outbox dispatcher; every handler is idempotent):
 - order events go on the customer's timeline, whichever channel the order came through;
 - an erased customer's orders and carts keep their bookkeeping (what was sold, when, where) but
-  lose everything that points at the person."""
+  lose everything that points at the person;
+- online payments are captured, voided and refunded as their orders go (`service.payments`)."""
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Mapping
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -21,10 +24,14 @@ from naadloos.orders.events import (
     OrderPlaced,
     OrderReadyForPickup,
     OrderShipped,
+    PaymentActionRequested,
     RefundIssued,
     ReturnReceived,
 )
 from naadloos.orders.models import Cart, Order, StoreCredit
+from naadloos.orders.payments import Provider
+from naadloos.orders.schemas import RefundMethod
+from naadloos.orders.service import payments
 
 # Event -> the name of the timeline entry (Segment's ecommerce spec names where there is one).
 TIMELINE: dict[type[Event], str] = {
@@ -93,7 +100,34 @@ def forget_customer(session: Session, envelope: Envelope) -> None:
     )
 
 
-def subscribe(bus: EventBus) -> None:
+def capture(session: Session, envelope: Envelope) -> None:
+    payments.capture_order(session, uuid.UUID(envelope.payload["order_id"]))
+
+
+def void(session: Session, envelope: Envelope) -> None:
+    payments.void_order(session, uuid.UUID(envelope.payload["order_id"]))
+
+
+def refund(session: Session, envelope: Envelope) -> None:
+    issued = RefundIssued.model_validate(envelope.payload)
+    if issued.method == RefundMethod.ORIGINAL.value and issued.amount > 0:
+        payments.refund_order(
+            session, uuid.UUID(issued.order_id), issued.amount, return_id=issued.return_id
+        )
+
+
+def subscribe(bus: EventBus, providers: Mapping[str, Provider]) -> None:
     for event, name in TIMELINE.items():
         bus.subscribe(event, "orders.timeline", _on_timeline(name))
     bus.subscribe(CustomerErased, "orders.forget-customer", forget_customer)
+    # Online payments: captured when the goods leave, voided when the order is cancelled,
+    # refunded to the original method; the provider is called after commit (`perform`).
+    bus.subscribe(OrderShipped, "orders.payments.capture", capture)
+    bus.subscribe(OrderCollected, "orders.payments.capture", capture)
+    bus.subscribe(OrderCancelled, "orders.payments.void", void)
+    bus.subscribe(RefundIssued, "orders.payments.refund", refund)
+    bus.subscribe_calling_out(
+        PaymentActionRequested,
+        "orders.payments.perform",
+        functools.partial(payments.perform, providers),
+    )

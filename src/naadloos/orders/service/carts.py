@@ -45,12 +45,13 @@ OPEN_CARTS_LISTED = 20
 @dataclass(frozen=True)
 class Policy:
     """What the retailer set (`NAADLOOS_CART_HOLD_SECONDS`, `NAADLOOS_COLLECT_WITHIN_HOURS`,
-    `NAADLOOS_RESERVE_WITHIN_HOURS`)."""
+    `NAADLOOS_RESERVE_WITHIN_HOURS`, `NAADLOOS_PAY_WITHIN_MINUTES`)."""
 
     hold_seconds: int = 1800
     collect_within_hours: int = 72
     reserve_within_hours: int = 24
     router: Router = field(default_factory=StockPriorityDistance)
+    pay_within_minutes: int = 30
 
 
 class CartNotFound(NotFound):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session
@@ -24,11 +24,9 @@ from naadloos.inventory.service import availability as atp
 from naadloos.inventory.service import locations, reservations
 from naadloos.inventory.service.reservations import InsufficientStock
 from naadloos.kit.errors import Conflict, NotFound, ValidationFailed
-from naadloos.kit.events import emit
 from naadloos.kit.ids import new_id
 from naadloos.kit.money import vat_included
 from naadloos.kit.time import utcnow
-from naadloos.orders.events import OrderPlaced
 from naadloos.orders.models import Cart
 from naadloos.orders.schemas import (
     PICKED_UP,
@@ -287,6 +285,27 @@ def _order_lines(
     return rows, order_lines, vat_total
 
 
+def _start(
+    data: CheckoutIn, policy: Policy, now: datetime
+) -> tuple[OrderStatus, datetime | None, datetime | None]:
+    """The new order's status, `collect_by` and `pay_by`."""
+    if data.fulfilment is Fulfilment.RESERVE:
+        # Reserve and pay in store: the units are at the desk already, until `collect_by`.
+        return (
+            OrderStatus.READY_FOR_PICKUP,
+            now + timedelta(hours=policy.reserve_within_hours),
+            None,
+        )
+    if data.pay_online:
+        # The units are kept for the order while the customer pays, until `pay_by`.
+        return (
+            OrderStatus.AWAITING_PAYMENT,
+            None,
+            now + timedelta(minutes=policy.pay_within_minutes),
+        )
+    return OrderStatus.PLACED, None, None
+
+
 def checkout(
     session: Session,
     cart_id: uuid.UUID,
@@ -325,13 +344,12 @@ def checkout(
     rows, order_lines, vat_total = _order_lines(order_id, lines, taken, current)
     total = sum(line.line_total for line in order_lines)
     customer_id = carts.customer_of(session, cart)
-    # Reserve and pay in store: the units are at the desk already, waiting until `collect_by`.
-    reserved = data.fulfilment is Fulfilment.RESERVE
-    status = OrderStatus.READY_FOR_PICKUP if reserved else OrderStatus.PLACED
-    collect_by = now + timedelta(hours=policy.reserve_within_hours) if reserved else None
+    status, collect_by, pay_by = _start(data, policy, now)
     details: dict[str, Any] = {"cart": str(cart.id), "fulfilment": data.fulfilment.value}
     if collect_by is not None:
         details["collect_by"] = collect_by.isoformat()
+    if pay_by is not None:
+        details["pay_by"] = pay_by.isoformat()
     routed = [
         {"sku": line.sku, "location": d.place.code, "qty": d.qty, "why": d.why}
         for line in lines
@@ -351,6 +369,7 @@ def checkout(
         pickup_location=None if target is None else target.code,
         pickup_code=pickup_code() if data.fulfilment in PICKED_UP else None,
         collect_by=collect_by,
+        pay_by=pay_by,
         ship_to=None if data.ship_to is None else data.ship_to.model_dump(),
         contact=data.contact.model_dump(exclude_none=True),
         currency=currency,
@@ -377,23 +396,8 @@ def checkout(
         raise Conflict("could not draw a free order number; try again")
     cart.order_id = order_id
     session.flush()
-    emit(
-        session,
-        OrderPlaced(
-            order_id=str(order_id),
-            number=order.number,
-            channel=order.channel,
-            customer_id=None if customer_id is None else str(customer_id),
-            fulfilment=order.fulfilment.value,
-            pickup_location=order.pickup_location,
-            currency=currency,
-            total=total,
-            lines=[
-                {"sku": x.sku, "location": x.location, "qty": x.qty, "unit_price": x.unit_price}
-                for x in order_lines
-            ],
-        ),
-    )
-    if reserved:
+    if status is not OrderStatus.AWAITING_PAYMENT:  # else when the payment is authorised
+        orders.announce_placed(session, order)
+    if data.fulfilment is Fulfilment.RESERVE:
         orders.announce_ready(session, orders.get_order(session, order.id))
     return order

@@ -2,6 +2,9 @@
 UPDATE (of a collection at the desk and the sweeper cancelling an uncollected order, exactly one
 wins) and appends a row to the order's history: from, to, who, through which channel, why.
 
+    awaiting_payment ──> placed                        (paid online: when authorised)
+            └──> cancelled (by anyone, or not authorised in time)
+
     placed ──> ready_for_pickup ──> collected          (collect)
        │              │
        ├──> shipped   └──> cancelled (by anyone, or not collected in time)
@@ -34,6 +37,7 @@ from naadloos.kit.time import utcnow
 from naadloos.orders.events import (
     OrderCancelled,
     OrderCollected,
+    OrderPlaced,
     OrderReadyForPickup,
     OrderShipped,
 )
@@ -52,10 +56,12 @@ CHANGES = table_of(OrderChange)
 # Which status may follow which, per fulfilment.
 NEXT: dict[Fulfilment, dict[OrderStatus, tuple[OrderStatus, ...]]] = {
     Fulfilment.COLLECT: {
+        OrderStatus.AWAITING_PAYMENT: (OrderStatus.PLACED, OrderStatus.CANCELLED),
         OrderStatus.PLACED: (OrderStatus.READY_FOR_PICKUP, OrderStatus.CANCELLED),
         OrderStatus.READY_FOR_PICKUP: (OrderStatus.COLLECTED, OrderStatus.CANCELLED),
     },
     Fulfilment.SHIP: {
+        OrderStatus.AWAITING_PAYMENT: (OrderStatus.PLACED, OrderStatus.CANCELLED),
         OrderStatus.PLACED: (OrderStatus.SHIPPED, OrderStatus.CANCELLED),
     },
     Fulfilment.RESERVE: {  # waiting at the desk from the start, paid when collected
@@ -84,6 +90,44 @@ def get_order(session: Session, order_id: uuid.UUID) -> Order:
     order = session.get(Order, order_id)
     if order is None:
         raise OrderNotFound(f"no order {order_id}", field="id")
+    return order
+
+
+def hold_order(session: Session, order_id: uuid.UUID) -> Order:
+    """The order, its row held for this transaction (whoever else changes it waits)."""
+    order = get_order(session, order_id)
+    session.execute(
+        update(Order).where(Order.id == order_id).values(updated_at=utcnow()),
+        execution_options={"synchronize_session": False},
+    )
+    session.refresh(order)
+    return order
+
+
+def note(
+    session: Session,
+    order_id: uuid.UUID,
+    *,
+    by: str | None,
+    channel: str | None,
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> Order:
+    """Something happened to the order that does not change its status (a return, a payment
+    refused or captured): a row of its history all the same."""
+    order = hold_order(session, order_id)
+    status = OrderStatus(order.status)
+    record_change(
+        session,
+        order.id,
+        status,
+        status,
+        by=by,
+        channel=channel,
+        reason=reason,
+        details=details,
+        at=utcnow(),
+    )
     return order
 
 
@@ -152,6 +196,44 @@ def _lines(session: Session, order_id: uuid.UUID) -> list[OrderLine]:
             .where(OrderLine.order_id == order_id)
             .order_by(OrderLine.sku, OrderLine.location_id)
         )
+    )
+
+
+def place(
+    session: Session,
+    order_id: uuid.UUID,
+    *,
+    by: str | None,
+    details: dict[str, Any] | None = None,
+) -> Order:
+    """An order awaiting payment is paid (the provider authorised it): it is placed now, and
+    the store and the customer hear of it (OrderPlaced)."""
+    now = utcnow()
+    order, was = _claim(session, order_id, OrderStatus.PLACED, now)
+    record_change(
+        session, order.id, was, OrderStatus.PLACED, by=by, channel=None, details=details, at=now
+    )
+    announce_placed(session, order_out(session, order))
+    return order
+
+
+def announce_placed(session: Session, order: OrderOut) -> None:
+    emit(
+        session,
+        OrderPlaced(
+            order_id=str(order.id),
+            number=order.number,
+            channel=order.channel,
+            customer_id=None if order.customer_id is None else str(order.customer_id),
+            fulfilment=order.fulfilment.value,
+            pickup_location=order.pickup_location,
+            currency=order.currency,
+            total=order.total,
+            lines=[
+                {"sku": x.sku, "location": x.location, "qty": x.qty, "unit_price": x.unit_price}
+                for x in order.lines
+            ],
+        ),
     )
 
 
@@ -322,21 +404,37 @@ def cancel(
 def cancel_uncollected(session: Session, batch: int = 100) -> int:
     """The periodic job: click & collect orders past their `collect_by` are cancelled and
     their units go back on sale. Returns how many."""
+    return _cancel_overdue(
+        session, OrderStatus.READY_FOR_PICKUP, Order.collect_by, "not collected in time", batch
+    )
+
+
+def cancel_unpaid(session: Session, batch: int = 100) -> int:
+    """The periodic job: orders paid online that no provider authorised by their `pay_by`
+    are cancelled, their units back on sale (and a payment still open is voided)."""
+    return _cancel_overdue(
+        session, OrderStatus.AWAITING_PAYMENT, Order.pay_by, "not paid in time", batch
+    )
+
+
+def _cancel_overdue(
+    session: Session, status: OrderStatus, deadline: Any, reason: str, batch: int
+) -> int:
     now = utcnow()
     due = list(
         session.scalars(
             select(Order.id)
-            .where(Order.status == OrderStatus.READY_FOR_PICKUP.value, Order.collect_by < now)
-            .order_by(Order.collect_by)
+            .where(Order.status == status.value, deadline < now)
+            .order_by(deadline)
             .limit(batch)
         )
     )
     done = 0
     for order_id in due:
         try:
-            cancel(session, order_id, reason="not collected in time", by="naadloos", channel=None)
+            cancel(session, order_id, reason=reason, by="naadloos", channel=None)
         except OrderClosed:
-            continue  # collected (or cancelled) meanwhile
+            continue  # collected, paid (or cancelled) meanwhile
         done += 1
     return done
 
@@ -398,6 +496,7 @@ def order_out(session: Session, order: Order, *, with_pickup_code: bool = False)
         ),
         pickup_code=order.pickup_code if with_pickup_code else None,
         collect_by=order.collect_by,
+        pay_by=order.pay_by,
         ship_to=order.ship_to,
         contact=order.contact,
         currency=order.currency,
@@ -453,6 +552,7 @@ def store_order(
         "pickup_location_id": pickup_location_id,
         "pickup_code": order.pickup_code,
         "collect_by": order.collect_by,
+        "pay_by": order.pay_by,
         "ship_to": order.ship_to,
         "contact": order.contact,
         "currency": order.currency,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from naadloos.inventory.schemas import LocationCapability, MovementCreate, MovementKind
@@ -22,7 +22,7 @@ from naadloos.kit.events import emit
 from naadloos.kit.ids import new_id
 from naadloos.kit.time import utcnow
 from naadloos.orders.events import RefundIssued, ReturnReceived
-from naadloos.orders.models import Order, OrderLine, Return, ReturnLine, StoreCredit
+from naadloos.orders.models import OrderLine, Return, ReturnLine, StoreCredit
 from naadloos.orders.schemas import (
     Disposition,
     OrderStatus,
@@ -36,17 +36,6 @@ from naadloos.orders.service import orders, people
 from naadloos.orders.service.orders import OrderClosed
 
 HANDED_OVER = (OrderStatus.COLLECTED, OrderStatus.SHIPPED, OrderStatus.COMPLETED)
-
-
-def _take_order(session: Session, order_id: uuid.UUID) -> Order:
-    """The order, its row held for this transaction (concurrent returns wait)."""
-    order = orders.get_order(session, order_id)
-    session.execute(
-        update(Order).where(Order.id == order_id).values(updated_at=utcnow()),
-        execution_options={"synchronize_session": False},
-    )
-    session.refresh(order)
-    return order
 
 
 def _returnable(session: Session, order_id: uuid.UUID) -> tuple[dict[str, int], dict[str, int]]:
@@ -79,7 +68,7 @@ def receive_return(
     by: str | None,
     channel: str | None,
 ) -> ReturnOut:
-    order = _take_order(session, order_id)
+    order = orders.hold_order(session, order_id)
     status = OrderStatus(order.status)
     if status not in HANDED_OVER:
         raise OrderClosed(
