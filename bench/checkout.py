@@ -224,18 +224,18 @@ def _oversold(db: BenchDatabase) -> tuple[int, int, int]:
     return over, allocated, ordered
 
 
-def run(db: BenchDatabase) -> None:
+def run(db: BenchDatabase, checkouts: int = CHECKOUTS, warm_up: int = WARM_UP) -> None:
     _setup(db)
     key = admin_key(db)
-    baskets = _baskets("SKU", CHECKOUTS, 11)
+    baskets = _baskets("SKU", checkouts, 11)
     with api_server(db.settings) as base:
-        asyncio.run(run_flows(base, key, WARM_UP, _flow(_baskets("WARM", WARM_UP, 12)), CLIENTS))
-        result = asyncio.run(run_flows(base, key, CHECKOUTS, _flow(baskets), CLIENTS))
+        asyncio.run(run_flows(base, key, warm_up, _flow(_baskets("WARM", warm_up, 12)), CLIENTS))
+        result = asyncio.run(run_flows(base, key, checkouts, _flow(baskets), CLIENTS))
     over, allocated, ordered = _oversold(db)
     unexpected = set(result.outcomes) - {"ordered", "no stock"}
     if unexpected:
         raise SystemExit(f"checkout flows ended unexpectedly: {result.outcomes}")
-    ceiling = _raw_checkouts(db, _baskets("RAW", CHECKOUTS, 11))
+    ceiling = _raw_checkouts(db, _baskets("RAW", checkouts, 11))
     report(
         f"orders.checkouts_per_s.{db.name}",
         result.flows_per_s,
