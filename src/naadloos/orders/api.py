@@ -33,6 +33,7 @@ from naadloos.orders.schemas import (
     TillSale,
 )
 from naadloos.orders.service import (
+    book,
     carts,
     checkout,
     orders,
@@ -207,15 +208,15 @@ def list_orders(
 ) -> Page[OrderOut]:
     """Orders, oldest first, of one customer (from every channel), a status or a channel."""
     ids = None if customer is None else people.ids_of(session, customer)
-    rows, cursor = orders.list_orders(
+    rows, cursor = book.list_orders(
         session, page, customer_ids=ids, status=order_status, channel=channel
     )
-    return Page[OrderOut](items=[orders.order_out(session, o) for o in rows], next_cursor=cursor)
+    return Page[OrderOut](items=[book.order_out(session, o) for o in rows], next_cursor=cursor)
 
 
 @router.get("/v1/orders/{order_id}", dependencies=[READ])
 def get_order(order_id: uuid.UUID, session: Session = Depends(get_session)) -> OrderOut:
-    return orders.order_out(session, orders.get_order(session, order_id))
+    return book.order_out(session, book.get_order(session, order_id))
 
 
 @router.post("/v1/orders/{order_id}/ready")
@@ -231,7 +232,7 @@ def ready_for_pickup(
     order = orders.mark_ready(
         session, order_id, collect_within_hours=hours, by=principal.name, channel=principal.channel
     )
-    return orders.order_out(session, order)
+    return book.order_out(session, order)
 
 
 @router.post("/v1/orders/{order_id}/collect")
@@ -250,7 +251,7 @@ def collect(
         by=principal.name,
         channel=principal.channel,
     )
-    return orders.order_out(session, order)
+    return book.order_out(session, order)
 
 
 @router.post("/v1/orders/{order_id}/ship")
@@ -269,7 +270,7 @@ def ship(
         by=principal.name,
         channel=principal.channel,
     )
-    return orders.order_out(session, order)
+    return book.order_out(session, order)
 
 
 @router.post("/v1/orders/{order_id}/cancel")
@@ -283,7 +284,7 @@ def cancel(
     order = orders.cancel(
         session, order_id, reason=data.reason, by=principal.name, channel=principal.channel
     )
-    return orders.order_out(session, order)
+    return book.order_out(session, order)
 
 
 @router.post("/v1/till/sales", status_code=status.HTTP_201_CREATED, dependencies=[IDEMPOTENT])

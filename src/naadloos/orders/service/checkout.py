@@ -38,7 +38,7 @@ from naadloos.orders.schemas import (
     OrderOut,
     OrderStatus,
 )
-from naadloos.orders.service import carts, orders
+from naadloos.orders.service import book, carts, orders
 from naadloos.orders.service.carts import Line, Policy
 from naadloos.orders.service.codes import pickup_code, short_code
 from naadloos.orders.service.routing import (
@@ -391,7 +391,7 @@ def checkout(
         created_at=now,
         updated_at=now,
     )
-    if not orders.store_order(session, order, rows, None if target is None else target.id):
+    if not book.store_order(session, order, rows, None if target is None else target.id):
         # Only an order number drawn twice (1 in 10^15) can clash: the client retries.
         raise Conflict("could not draw a free order number; try again")
     cart.order_id = order_id
@@ -399,5 +399,5 @@ def checkout(
     if status is not OrderStatus.AWAITING_PAYMENT:  # else when the payment is authorised
         orders.announce_placed(session, order)
     if data.fulfilment is Fulfilment.RESERVE:
-        orders.announce_ready(session, orders.get_order(session, order.id))
+        orders.announce_ready(session, book.get_order(session, order.id))
     return order

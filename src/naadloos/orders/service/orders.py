@@ -1,6 +1,7 @@
-"""Orders and their state machine. Every change claims the order's status with one conditional
-UPDATE (of a collection at the desk and the sweeper cancelling an uncollected order, exactly one
-wins) and appends a row to the order's history: from, to, who, through which channel, why.
+"""The state machine of orders (their rows are read and written by `book`). Every change
+claims the order's status with one conditional UPDATE (of a collection at the desk and the
+sweeper cancelling an uncollected order, exactly one wins) and appends a row to the order's
+history: from, to, who, through which channel, why.
 
     awaiting_payment ──> placed                        (paid online: when authorised)
             └──> cancelled (by anyone, or not authorised in time)
@@ -22,17 +23,15 @@ from __future__ import annotations
 import hmac
 import uuid
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from naadloos.inventory.service import locations, reservations
-from naadloos.kit.db import insert_or_nothing, table_of
-from naadloos.kit.errors import Conflict, NotFound, ValidationFailed
+from naadloos.kit.db import table_of
+from naadloos.kit.errors import Conflict, ValidationFailed
 from naadloos.kit.events import emit
-from naadloos.kit.pagination import PageParams, paginate
 from naadloos.kit.time import utcnow
 from naadloos.orders.events import (
     OrderCancelled,
@@ -41,17 +40,15 @@ from naadloos.orders.events import (
     OrderReadyForPickup,
     OrderShipped,
 )
-from naadloos.orders.models import Order, OrderChange, OrderLine
+from naadloos.orders.models import Order
 from naadloos.orders.schemas import (
     Fulfilment,
-    OrderChangeOut,
-    OrderLineOut,
     OrderOut,
     OrderStatus,
 )
+from naadloos.orders.service import book
 
 ORDERS = table_of(Order)
-CHANGES = table_of(OrderChange)
 
 # Which status may follow which, per fulfilment.
 NEXT: dict[Fulfilment, dict[OrderStatus, tuple[OrderStatus, ...]]] = {
@@ -71,11 +68,6 @@ NEXT: dict[Fulfilment, dict[OrderStatus, tuple[OrderStatus, ...]]] = {
 }
 
 
-class OrderNotFound(NotFound):
-    code = "order_not_found"
-    title = "Order not found"
-
-
 class OrderClosed(Conflict):
     code = "order_status"
     title = "The order cannot make this change now"
@@ -84,24 +76,6 @@ class OrderClosed(Conflict):
 class WrongPickupCode(Conflict):
     code = "wrong_pickup_code"
     title = "The pickup code does not match"
-
-
-def get_order(session: Session, order_id: uuid.UUID) -> Order:
-    order = session.get(Order, order_id)
-    if order is None:
-        raise OrderNotFound(f"no order {order_id}", field="id")
-    return order
-
-
-def hold_order(session: Session, order_id: uuid.UUID) -> Order:
-    """The order, its row held for this transaction (whoever else changes it waits)."""
-    order = get_order(session, order_id)
-    session.execute(
-        update(Order).where(Order.id == order_id).values(updated_at=utcnow()),
-        execution_options={"synchronize_session": False},
-    )
-    session.refresh(order)
-    return order
 
 
 def note(
@@ -115,9 +89,9 @@ def note(
 ) -> Order:
     """Something happened to the order that does not change its status (a return, a payment
     refused or captured): a row of its history all the same."""
-    order = hold_order(session, order_id)
+    order = book.hold_order(session, order_id)
     status = OrderStatus(order.status)
-    record_change(
+    book.record_change(
         session,
         order.id,
         status,
@@ -131,45 +105,12 @@ def note(
     return order
 
 
-def record_change(
-    session: Session,
-    order_id: uuid.UUID,
-    was: OrderStatus | None,
-    to: OrderStatus,
-    *,
-    by: str | None,
-    channel: str | None,
-    reason: str | None = None,
-    details: dict[str, Any] | None = None,
-    at: datetime,
-) -> None:
-    """Append to the order's history. Callers hold the order's row (a claim or its insert), so
-    the next number is theirs."""
-    last = session.scalar(
-        select(func.coalesce(func.max(OrderChange.seq), 0)).where(OrderChange.order_id == order_id)
-    )
-    session.execute(
-        insert(CHANGES),
-        {
-            "order_id": order_id,
-            "seq": int(last or 0) + 1,
-            "from_status": None if was is None else was.value,
-            "to_status": to.value,
-            "by": by,
-            "channel": channel,
-            "reason": reason,
-            "details": details or {},
-            "at": at,
-        },
-    )
-
-
 def _claim(
     session: Session, order_id: uuid.UUID, to: OrderStatus, now: datetime, **values: Any
 ) -> tuple[Order, OrderStatus]:
     """Move the order to `to` if its fulfilment allows it from its status now; returns the
     order and the status it had."""
-    order = get_order(session, order_id)
+    order = book.get_order(session, order_id)
     fulfilment = Fulfilment(order.fulfilment)
     allowed_from = [was for was, nexts in NEXT[fulfilment].items() if to in nexts]
     for was in allowed_from:
@@ -189,16 +130,6 @@ def _claim(
     )
 
 
-def _lines(session: Session, order_id: uuid.UUID) -> list[OrderLine]:
-    return list(
-        session.scalars(
-            select(OrderLine)
-            .where(OrderLine.order_id == order_id)
-            .order_by(OrderLine.sku, OrderLine.location_id)
-        )
-    )
-
-
 def place(
     session: Session,
     order_id: uuid.UUID,
@@ -210,10 +141,10 @@ def place(
     the store and the customer hear of it (OrderPlaced)."""
     now = utcnow()
     order, was = _claim(session, order_id, OrderStatus.PLACED, now)
-    record_change(
+    book.record_change(
         session, order.id, was, OrderStatus.PLACED, by=by, channel=None, details=details, at=now
     )
-    announce_placed(session, order_out(session, order))
+    announce_placed(session, book.order_out(session, order))
     return order
 
 
@@ -250,7 +181,7 @@ def mark_ready(
     now = utcnow()
     collect_by = now + timedelta(hours=collect_within_hours)
     order, was = _claim(session, order_id, OrderStatus.READY_FOR_PICKUP, now, collect_by=collect_by)
-    record_change(
+    book.record_change(
         session,
         order.id,
         was,
@@ -295,9 +226,9 @@ def _leave(
     stock ledger of the location it left from."""
     now = utcnow()
     order, was = _claim(session, order_id, to, now, **values)
-    for rid in _allocations(session, order.id):
+    for rid in book.allocations_of(session, order.id):
         reservations.fulfil(session, rid, by=by, at=now)
-    record_change(session, order.id, was, to, by=by, channel=channel, at=now, details=details)
+    book.record_change(session, order.id, was, to, by=by, channel=channel, at=now, details=details)
     return order
 
 
@@ -312,7 +243,7 @@ def collect(
 ) -> Order:
     """The customer shows their code at the desk and takes the goods; an order reserved to
     pay in store is paid here, in full."""
-    order = get_order(session, order_id)
+    order = book.get_order(session, order_id)
     if not hmac.compare_digest((order.pickup_code or "").encode(), code.encode()):
         raise WrongPickupCode(f"that is not the pickup code of order {order.number}")
     taken = payments or []
@@ -380,9 +311,9 @@ def cancel(
     """Cancel an order that has not left: its allocated units are back on sale."""
     now = utcnow()
     order, was = _claim(session, order_id, OrderStatus.CANCELLED, now)
-    for rid in _allocations(session, order.id):
+    for rid in book.allocations_of(session, order.id):
         reservations.release(session, rid, at=now)
-    record_change(
+    book.record_change(
         session,
         order.id,
         was,
@@ -439,30 +370,6 @@ def _cancel_overdue(
     return done
 
 
-def list_orders(
-    session: Session,
-    page: PageParams,
-    *,
-    customer_ids: list[uuid.UUID] | None = None,
-    status: OrderStatus | None = None,
-    channel: str | None = None,
-) -> tuple[list[Order], str | None]:
-    query = select(Order)
-    if customer_ids is not None:
-        query = query.where(Order.person_id.in_(customer_ids))
-    if status is not None:
-        query = query.where(Order.status == status.value)
-    if channel is not None:
-        query = query.where(Order.channel == channel)
-    rows, cursor = paginate(session, query, Order.id, page)
-    return list(rows), cursor
-
-
-def _allocations(session: Session, order_id: uuid.UUID) -> list[uuid.UUID]:
-    """The reservations that keep the order's units, in key order (a till's sale has none)."""
-    return [line.reservation_id for line in _lines(session, order_id) if line.reservation_id]
-
-
 def _customer(order: Order) -> str | None:
     return None if order.person_id is None else str(order.person_id)
 
@@ -471,113 +378,3 @@ def _pickup_location(session: Session, order: Order) -> str:
     if order.pickup_location_id is None:
         raise ValidationFailed.field("id", f"order {order.number} is not collected")
     return locations.codes_of(session, [order.pickup_location_id])[order.pickup_location_id]
-
-
-def order_out(session: Session, order: Order, *, with_pickup_code: bool = False) -> OrderOut:
-    lines = _lines(session, order.id)
-    ids = [line.location_id for line in lines]
-    if order.pickup_location_id is not None:
-        ids.append(order.pickup_location_id)
-    codes = locations.codes_of(session, ids)
-    history = session.scalars(
-        select(OrderChange).where(OrderChange.order_id == order.id).order_by(OrderChange.seq)
-    )
-    return OrderOut(
-        id=order.id,
-        number=order.number,
-        status=OrderStatus(order.status),
-        channel=order.channel,
-        customer_id=order.person_id,
-        cart_id=order.cart_id,
-        fulfilment=Fulfilment(order.fulfilment),
-        reference=order.reference,
-        pickup_location=(
-            None if order.pickup_location_id is None else codes[order.pickup_location_id]
-        ),
-        pickup_code=order.pickup_code if with_pickup_code else None,
-        collect_by=order.collect_by,
-        pay_by=order.pay_by,
-        ship_to=order.ship_to,
-        contact=order.contact,
-        currency=order.currency,
-        total=order.total,
-        vat_total=order.vat_total,
-        payments=order.payments,
-        lines=[
-            OrderLineOut(
-                sku=line.sku,
-                location=codes[line.location_id],
-                qty=line.quantity,
-                unit_price=line.unit_price,
-                vat_rate=Decimal(line.vat_rate),
-                line_total=line.unit_price * line.quantity,
-            )
-            for line in lines
-        ],
-        history=[
-            OrderChangeOut(
-                seq=c.seq,
-                from_status=None if c.from_status is None else OrderStatus(c.from_status),
-                to_status=OrderStatus(c.to_status),
-                by=c.by,
-                channel=c.channel,
-                reason=c.reason,
-                details=c.details,
-                at=c.at,
-            )
-            for c in history
-        ],
-        created_at=order.created_at,
-        updated_at=order.updated_at,
-    )
-
-
-def store_order(
-    session: Session,
-    order: OrderOut,
-    rows: list[dict[str, Any]],
-    pickup_location_id: int | None,
-) -> bool:
-    """Write a new order as `order` describes it: its row, its lines (`rows`) and its first
-    history row. False, writing nothing, when its (channel, reference) was recorded before."""
-    values = {
-        "id": order.id,
-        "number": order.number,
-        "cart_id": order.cart_id,
-        "channel": order.channel,
-        "person_id": order.customer_id,
-        "status": order.status.value,
-        "fulfilment": order.fulfilment.value,
-        "reference": order.reference,
-        "pickup_location_id": pickup_location_id,
-        "pickup_code": order.pickup_code,
-        "collect_by": order.collect_by,
-        "pay_by": order.pay_by,
-        "ship_to": order.ship_to,
-        "contact": order.contact,
-        "currency": order.currency,
-        "total": order.total,
-        "vat_total": order.vat_total,
-        "payments": order.payments,
-        "created_at": order.created_at,
-        "updated_at": order.updated_at,
-    }
-    if insert_or_nothing(session, Order, values, Order.id) is None:
-        return False
-    session.execute(insert(table_of(OrderLine)), rows)
-    [first] = order.history
-    session.execute(
-        insert(CHANGES),
-        {
-            "order_id": order.id,
-            "seq": first.seq,
-            "from_status": None,
-            "to_status": first.to_status.value,
-            "by": first.by,
-            "channel": first.channel,
-            "reason": None,
-            "details": first.details,
-            "at": first.at,
-        },
-    )
-    return True

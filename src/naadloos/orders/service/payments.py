@@ -47,7 +47,7 @@ from naadloos.orders.schemas import (
     PaymentStart,
     PaymentStatus,
 )
-from naadloos.orders.service import orders
+from naadloos.orders.service import book, orders
 from naadloos.orders.service.orders import OrderClosed
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def start(
 def _open(
     session: Session, order_id: uuid.UUID, data: PaymentStart, *, key: str | None
 ) -> tuple[Payment, PaymentRequest]:
-    order = orders.get_order(session, order_id)
+    order = book.get_order(session, order_id)
     if key is not None:
         again = session.scalar(
             select(Payment).where(Payment.order_id == order_id, Payment.idempotency_key == key)
@@ -543,7 +543,7 @@ def _event(
 
 
 def payments_of(session: Session, order_id: uuid.UUID) -> list[PaymentOut]:
-    orders.get_order(session, order_id)
+    book.get_order(session, order_id)
     rows = session.scalars(
         select(Payment).where(Payment.order_id == order_id).order_by(Payment.created_at)
     )

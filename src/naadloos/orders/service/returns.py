@@ -32,7 +32,7 @@ from naadloos.orders.schemas import (
     ReturnOut,
     StoreCreditOut,
 )
-from naadloos.orders.service import orders, people
+from naadloos.orders.service import book, people
 from naadloos.orders.service.orders import OrderClosed
 
 HANDED_OVER = (OrderStatus.COLLECTED, OrderStatus.SHIPPED, OrderStatus.COMPLETED)
@@ -68,7 +68,7 @@ def receive_return(
     by: str | None,
     channel: str | None,
 ) -> ReturnOut:
-    order = orders.hold_order(session, order_id)
+    order = book.hold_order(session, order_id)
     status = OrderStatus(order.status)
     if status not in HANDED_OVER:
         raise OrderClosed(
@@ -148,7 +148,7 @@ def receive_return(
                 "created_at": now,
             },
         )
-    orders.record_change(
+    book.record_change(
         session,
         order.id,
         status,
@@ -247,7 +247,7 @@ def _into_stock(
 
 
 def returns_of(session: Session, order_id: uuid.UUID) -> list[ReturnOut]:
-    orders.get_order(session, order_id)  # 404 for an unknown order
+    book.get_order(session, order_id)  # 404 for an unknown order
     found = list(
         session.scalars(select(Return).where(Return.order_id == order_id).order_by(Return.id))
     )

@@ -34,7 +34,7 @@ from naadloos.orders.schemas import (
     TillCustomer,
     TillSale,
 )
-from naadloos.orders.service import orders
+from naadloos.orders.service import book
 from naadloos.orders.service.checkout import ORDER_NUMBER_LENGTH
 from naadloos.orders.service.codes import short_code
 
@@ -85,7 +85,7 @@ def _recorded(session: Session, channel: str, receipt_id: str) -> OrderOut | Non
     )
     if earlier is None:
         return None
-    return orders.order_out(session, earlier).model_copy(update={"replayed": True})
+    return book.order_out(session, earlier).model_copy(update={"replayed": True})
 
 
 def record_sale(
@@ -163,7 +163,7 @@ def record_sale(
         }
         for n, line in enumerate(lines)
     ]
-    if not orders.store_order(session, order, rows, None):
+    if not book.store_order(session, order, rows, None):
         # The same receipt, sent twice at once: the other request recorded it.
         earlier = _recorded(session, channel, data.receipt_id)
         if earlier is None:  # pragma: no cover - the conflict was on the order number
