@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from naadloos.catalog.events import PriceChanged
@@ -49,29 +49,64 @@ def _price_out(row: Price, amount: int) -> PriceOut:
     )
 
 
+def _newest(on_channel: ColumnElement[bool]) -> Select[Price]:
+    """The newest price rows in force at `:at` per variant and channel, of `:ids`. Built once:
+    each call only binds its values (no statement to build, its cache key memoised)."""
+    newest = (
+        select(Price.variant_id, Price.channel, func.max(Price.valid_from).label("valid_from"))
+        .where(
+            Price.variant_id.in_(bindparam("ids", expanding=True)),
+            on_channel,
+            Price.valid_from <= bindparam("at"),
+        )
+        .group_by(Price.variant_id, Price.channel)
+        .subquery()
+    )
+    return (
+        select(Price)
+        .join(
+            newest,
+            and_(
+                Price.variant_id == newest.c.variant_id,
+                Price.valid_from == newest.c.valid_from,
+                Price.channel.is_not_distinct_from(newest.c.channel),
+            ),
+        )
+        .order_by(Price.created_at)  # the last written wins a tie
+    )
+
+
+_ONE_PRICE = _newest(Price.channel.is_(None))
+_ON_CHANNEL = _newest(Price.channel == bindparam("channel"))
+_ONE_PRICE_AND_CHANNEL = _newest(
+    or_(Price.channel.is_(None), Price.channel == bindparam("channel"))
+)
+
+
 def _latest(
     session: Session, variant_ids: list[uuid.UUID], channel: str | None, at: datetime
 ) -> dict[uuid.UUID, Price]:
     """The newest price row in force at `at` per variant, for the one price or a channel."""
     if not variant_ids:
         return {}
-    on_channel = Price.channel.is_(None) if channel is None else Price.channel == channel
-    newest = (
-        select(Price.variant_id, func.max(Price.valid_from).label("valid_from"))
-        .where(Price.variant_id.in_(variant_ids), on_channel, Price.valid_from <= at)
-        .group_by(Price.variant_id)
-        .subquery()
-    )
-    rows = session.scalars(
-        select(Price)
-        .join(
-            newest,
-            and_(Price.variant_id == newest.c.variant_id, Price.valid_from == newest.c.valid_from),
-        )
-        .where(on_channel)
-        .order_by(Price.created_at)
-    )
-    return {row.variant_id: row for row in rows}  # the last written wins a tie
+    if channel is None:
+        rows = session.scalars(_ONE_PRICE, {"ids": variant_ids, "at": at})
+    else:
+        rows = session.scalars(_ON_CHANNEL, {"ids": variant_ids, "at": at, "channel": channel})
+    return {row.variant_id: row for row in rows}
+
+
+def _latest_both(
+    session: Session, variant_ids: list[uuid.UUID], channel: str, at: datetime
+) -> tuple[dict[uuid.UUID, Price], dict[uuid.UUID, Price]]:
+    """`_latest` of the one price and of the channel, in one query."""
+    base: dict[uuid.UUID, Price] = {}
+    exceptions: dict[uuid.UUID, Price] = {}
+    if variant_ids:
+        params = {"ids": variant_ids, "at": at, "channel": channel}
+        for row in session.scalars(_ONE_PRICE_AND_CHANNEL, params):
+            (base if row.channel is None else exceptions)[row.variant_id] = row
+    return base, exceptions
 
 
 def current_prices(
@@ -80,14 +115,17 @@ def current_prices(
     """The price each variant sells at now: a channel's exception if it has one, else the one
     price."""
     now = utcnow()
-    base = _latest(session, variant_ids, None, now)
+    exceptions: dict[uuid.UUID, Price] = {}
+    if channel is None:
+        base = _latest(session, variant_ids, None, now)
+    else:
+        base, exceptions = _latest_both(session, variant_ids, channel, now)
     prices = {
         vid: _price_out(row, row.amount) for vid, row in base.items() if row.amount is not None
     }
-    if channel is not None:
-        for vid, row in _latest(session, variant_ids, channel, now).items():
-            if row.amount is not None:
-                prices[vid] = _price_out(row, row.amount)
+    for vid, row in exceptions.items():
+        if row.amount is not None:
+            prices[vid] = _price_out(row, row.amount)
     return prices
 
 
@@ -307,8 +345,8 @@ def price_exceptions(session: Session, *, channel: str | None = None) -> list[Pr
         ).all()
     )
     for ch, ids in sorted(by_channel.items()):
-        base = _latest(session, ids, None, now)
-        for vid, row in _latest(session, ids, ch, now).items():
+        base, exceptions = _latest_both(session, ids, ch, now)
+        for vid, row in exceptions.items():
             if row.amount is None:
                 continue
             base_row = base.get(vid)
