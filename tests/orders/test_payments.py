@@ -21,7 +21,9 @@ from naadloos.kit.models import OutboxEvent
 from naadloos.kit.settings import Settings
 from naadloos.kit.time import utcnow
 from naadloos.orders.models import Order
-from naadloos.orders.service import orders
+from naadloos.orders.payments import Notification, Outcome, Started
+from naadloos.orders.schemas import PaymentStart
+from naadloos.orders.service import orders, payments
 from naadloos.runtime import Runtime, build_runtime
 from tests.conftest import Baseline, _reset
 from tests.inventory.conftest import level
@@ -493,3 +495,25 @@ def test_no_providers_means_no_online_payments(runtime: Runtime, store: dict[str
     assert refused.status_code == 422
     assert "NAADLOOS_PAYMENT_PROVIDERS" in refused.json()["errors"][0]["message"]
     assert hook.status_code == 404
+
+
+def test_a_webhook_before_the_start_is_answered_keeps_the_reference(
+    client: TestClient, store: dict[str, str], runtime: Runtime
+) -> None:
+    """The provider's webhook can overtake the answer to the start call: the payment learns
+    its reference from the webhook, and the later answer moves nothing backwards."""
+    order = awaiting(client, store)
+    with runtime.db.unit_of_work() as session:
+        payment, _ = payments._open(
+            session, uuid.UUID(order["id"]), PaymentStart(provider="stripe"), key=None
+        )
+    early = Notification("evt_early", Outcome.AUTHORISED, "pi_early", payment.id, None, "x")
+
+    with runtime.db.unit_of_work() as session:
+        assert payments.apply(session, runtime.payments["stripe"], [early]) == 1
+    with runtime.db.unit_of_work() as session:
+        late = Started("pi_early", Outcome.PENDING, {"type": "stripe_client_secret"})
+        after = payments._started(session, payment.id, late, by="test")
+
+    assert (after.reference, after.status) == ("pi_early", "authorised")
+    assert get(client, store, f"/v1/orders/{order['id']}")["status"] == "placed"

@@ -261,8 +261,11 @@ def apply(session: Session, provider: Provider, notifications: list[Notification
                 extra={"provider": provider.name, "reference": n.reference},
             )
             continue
-        if payment.reference is None:
-            payment.reference = n.reference
+        if payment.reference is None:  # the webhook came before the start's answer
+            session.execute(
+                update(PAYMENTS).where(PAYMENTS.c.id == payment.id).values(reference=n.reference)
+            )
+            session.refresh(payment)
         if n.outcome is Outcome.REFUNDED:
             _count_refunds(session, payment)
             continue
