@@ -148,7 +148,8 @@ def test_the_demo_loads_a_dutch_retailer_and_prints_a_working_key(
             headers={"Authorization": f"Bearer {admin_key.group()}"},
         ).json()
     assert anna["profile"]["traits"]["first_name"] == "Anna"
-    assert anna["profile"]["channels"] == ["store:utrecht", "web", "whatsapp"]
+    # The web, the Utrecht store, WhatsApp, and the app her click & collect order came from.
+    assert anna["profile"]["channels"] == ["app", "store:utrecht", "web", "whatsapp"]
     assert set(matrix["by_capability"]["pickup"]) == {
         "store:amsterdam",
         "store:utrecht",
@@ -178,6 +179,16 @@ def test_the_demo_loads_a_dutch_retailer_and_prints_a_working_key(
     assert scanned["product"]["name"] == "Regenjas Wadden"
     assert scanned["availability"]["total"] > 0
     assert [(e["sku"], e["channel"]) for e in exceptions] == [("SNK-G-42", "marketplace")]
+    with TestClient(create_app(demo_db, dispatch=False)) as client:
+        annas = client.get(
+            "/v1/orders",
+            params={"customer": "loyalty_card:SC-2024-0042"},
+            headers={"Authorization": f"Bearer {till.group(1)}"},
+        ).json()["items"]
+    assert sorted((o["fulfilment"], o["status"], o["channel"]) for o in annas) == [
+        ("collect", "ready_for_pickup", "app"),  # waiting at the Amsterdam desk
+        ("in_store", "completed", "store:utrecht"),  # the till's sale
+    ]
 
 
 def test_the_worker_delivers_what_is_pending_and_exits(cli: CliRunner, runtime: Runtime) -> None:

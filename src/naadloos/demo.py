@@ -27,8 +27,21 @@ from naadloos.inventory.schemas import (
 from naadloos.inventory.service import ledger, locations, safety
 from naadloos.kit import auth
 from naadloos.kit.time import utcnow
+from naadloos.orders.schemas import (
+    CartCreate,
+    CheckoutIn,
+    Contact,
+    Fulfilment,
+    TillCustomer,
+    TillLine,
+    TillPayment,
+    TillSale,
+)
+from naadloos.orders.service import carts, checkout, orders, till
+from naadloos.orders.service.carts import Policy
 
 RETAILER = "Stijl & Co"
+ANNA_CARD = "SC-2024-0042"
 STORES = ("Amsterdam", "Utrecht", "Rotterdam")
 
 
@@ -61,11 +74,20 @@ def seed(session: Session) -> DemoKeys:
     )
     _shoppers(session)
     _catalog_and_stock(session)
+    _order_book(session)
     admin = auth.create_key(session, name="demo admin", scopes=[auth.ADMIN])
     till = auth.create_key(
         session,
         name="till 1, Amsterdam",
-        scopes=["channels:read", "customers:read", "catalog:read", "inventory:write", auth.TRACK],
+        scopes=[
+            "channels:read",
+            "customers:read",
+            "catalog:read",
+            "inventory:write",
+            "orders:read",
+            "orders:write",
+            auth.TRACK,
+        ],
         channel=channels.store_code("Amsterdam"),
     )
     return DemoKeys(admin=admin.key, till_amsterdam=till.key)
@@ -173,6 +195,53 @@ def _catalog_and_stock(session: Session) -> None:
     safety.set_safety_stock(session, SafetyStockIn(channel="marketplace", quantity=2))
 
 
+def _order_book(session: Session) -> None:
+    """Anna reserves jeans in the app to collect in Amsterdam (waiting at the desk now), and
+    bought a rain jacket at the Utrecht till with her loyalty card three days ago."""
+    rules = Policy()
+    amsterdam = channels.store_code("Amsterdam")
+    cart = carts.create_cart(
+        session,
+        CartCreate(channel="app", customer=f"loyalty_card:{ANNA_CARD}", location=amsterdam),
+        key_channel=None,
+        by="demo",
+    )
+    carts.set_line(
+        session, cart.cart.id, "JNS-N-32", 1, location=None, add=True, policy=rules, by="demo"
+    )
+    order = checkout.checkout(
+        session,
+        cart.cart.id,
+        CheckoutIn(
+            fulfilment=Fulfilment.COLLECT,
+            pickup_location=amsterdam,
+            contact=Contact(name="Anna de Vries", email="anna.devries@ziggo.nl"),
+        ),
+        policy=rules,
+        by="demo",
+        channel="app",
+    )
+    orders.mark_ready(
+        session,
+        order.id,
+        collect_within_hours=rules.collect_within_hours,
+        by="demo",
+        channel=amsterdam,
+    )
+    till.record_sale(
+        session,
+        TillSale(
+            receipt_id="UT-1-000982",
+            sold_at=utcnow() - timedelta(days=3),
+            customer=TillCustomer(loyalty_card=ANNA_CARD),
+            lines=[TillLine(sku="JAS-W-L", qty=1, unit_price=8995, vat_rate=Decimal(21))],
+            payments=[TillPayment(method="card", amount=8995)],
+        ),
+        key_channel=channels.store_code("Utrecht"),
+        by="demo",
+    )
+
+
 def _shoppers(session: Session) -> None:
     """Anna browses the webshop on her phone, buys in the Utrecht store with her loyalty card,
     then asks about her order on WhatsApp: three channels, one person, one timeline."""
@@ -214,7 +283,7 @@ def _shoppers(session: Session) -> None:
         {
             "type": "identify",
             "userId": "web-10042",
-            "traits": {"loyalty_card": "SC-2024-0042", "phone": "06 4123 8765"},
+            "traits": {"loyalty_card": ANNA_CARD, "phone": "06 4123 8765"},
             "timestamp": at(5),
         },
         {

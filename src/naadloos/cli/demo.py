@@ -42,6 +42,8 @@ naadloos demo: {demo_data.RETAILER}, on {db}
              '{base}/v1/availability?sku=JAS-W-M&channel=web&near=52.09,5.12'
         curl -H 'Authorization: Bearer {keys.till_amsterdam}' \\
              '{base}/v1/products/by-gtin/8712345678906?channel=store:amsterdam'
+        curl -H 'Authorization: Bearer {keys.till_amsterdam}' \\
+             '{base}/v1/orders?customer=loyalty_card:SC-2024-0042'
 """
     )
     if serve:
