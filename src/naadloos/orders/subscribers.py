@@ -3,7 +3,8 @@ outbox dispatcher; every handler is idempotent):
 - order events go on the customer's timeline, whichever channel the order came through;
 - an erased customer's orders and carts keep their bookkeeping (what was sold, when, where) but
   lose everything that points at the person;
-- online payments are captured, voided and refunded as their orders go (`service.payments`)."""
+- online payments are captured, voided and refunded as their orders go
+  (`service.payment_actions`)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from naadloos.orders.events import (
 from naadloos.orders.models import Cart, Order, StoreCredit
 from naadloos.orders.payments import Provider
 from naadloos.orders.schemas import RefundMethod
-from naadloos.orders.service import payments
+from naadloos.orders.service import payment_actions
 
 # Event -> the name of the timeline entry (Segment's ecommerce spec names where there is one).
 TIMELINE: dict[type[Event], str] = {
@@ -101,17 +102,17 @@ def forget_customer(session: Session, envelope: Envelope) -> None:
 
 
 def capture(session: Session, envelope: Envelope) -> None:
-    payments.capture_order(session, uuid.UUID(envelope.payload["order_id"]))
+    payment_actions.capture_order(session, uuid.UUID(envelope.payload["order_id"]))
 
 
 def void(session: Session, envelope: Envelope) -> None:
-    payments.void_order(session, uuid.UUID(envelope.payload["order_id"]))
+    payment_actions.void_order(session, uuid.UUID(envelope.payload["order_id"]))
 
 
 def refund(session: Session, envelope: Envelope) -> None:
     issued = RefundIssued.model_validate(envelope.payload)
     if issued.method == RefundMethod.ORIGINAL.value and issued.amount > 0:
-        payments.refund_order(
+        payment_actions.refund_order(
             session, uuid.UUID(issued.order_id), issued.amount, return_id=issued.return_id
         )
 
@@ -129,5 +130,5 @@ def subscribe(bus: EventBus, providers: Mapping[str, Provider]) -> None:
     bus.subscribe_calling_out(
         PaymentActionRequested,
         "orders.payments.perform",
-        functools.partial(payments.perform, providers),
+        functools.partial(payment_actions.perform, providers),
     )

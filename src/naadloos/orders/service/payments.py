@@ -5,8 +5,8 @@ provider, and records the answer: three steps, the provider called between two c
 lock waits on it. The provider's signed webhooks (`apply`) move it on: authorised places the
 order; refused lets the customer try again until `pay_by`. Capture at fulfilment, void at
 cancellation and refunds are requested in the transaction that decides them
-(`PaymentActionRequested`) and carried out after commit by the outbox (`perform`), retried
-until the provider answers.
+(`request`: `PaymentActionRequested`) and carried out after commit by the outbox
+(`payment_actions.perform`), retried until the provider answers.
 
     new ──> pending ──> authorised ──> captured (refunded counts up to captured)
      │         │            └──> cancelled (voided)
@@ -25,16 +25,14 @@ from sqlalchemy.orm import Session
 
 from naadloos.kit.db import Database, insert_or_nothing, table_of
 from naadloos.kit.errors import NotFound, ValidationFailed
-from naadloos.kit.events import Envelope, emit
+from naadloos.kit.events import emit
 from naadloos.kit.ids import new_id
-from naadloos.kit.outbox import Handler
 from naadloos.kit.time import utcnow
 from naadloos.orders.events import PaymentActionRequested, PaymentAuthorised
 from naadloos.orders.models import Order, Payment, PaymentEvent
 from naadloos.orders.payments import (
     Notification,
     Outcome,
-    PaymentDeclined,
     PaymentRequest,
     Provider,
     ProviderError,
@@ -201,7 +199,7 @@ def _failed(session: Session, payment_id: uuid.UUID, exc: ProviderError, *, by: 
         .where(PAYMENTS.c.id == payment_id, PAYMENTS.c.status == PaymentStatus.NEW.value)
         .values(status=PaymentStatus.FAILED.value, error=exc.detail[:500], updated_at=utcnow())
     )
-    _event(session, payment, kind="start", details={"error": exc.detail, "by": by})
+    record_event(session, payment, kind="start", details={"error": exc.detail, "by": by})
 
 
 def _started(
@@ -214,7 +212,7 @@ def _started(
         .where(PAYMENTS.c.id == payment_id)
         .values(reference=started.reference, action=started.action, updated_at=utcnow())
     )
-    _event(
+    record_event(
         session,
         payment,
         kind="start",
@@ -222,7 +220,7 @@ def _started(
         amount=payment.amount,
         details={"by": by},
     )
-    _move(session, payment, started.outcome, payment.amount, by=f"provider:{payment.provider}")
+    move(session, payment, started.outcome, payment.amount, by=f"provider:{payment.provider}")
     session.refresh(payment)
     return payment
 
@@ -267,9 +265,9 @@ def apply(session: Session, provider: Provider, notifications: list[Notification
             )
             session.refresh(payment)
         if n.outcome is Outcome.REFUNDED:
-            _count_refunds(session, payment)
+            count_refunds(session, payment)
             continue
-        _move(session, payment, n.outcome, n.amount, by=f"provider:{provider.name}")
+        move(session, payment, n.outcome, n.amount, by=f"provider:{provider.name}")
     return applied
 
 
@@ -283,7 +281,7 @@ def _find(session: Session, provider: str, n: Notification) -> Payment | None:
     )
 
 
-def _move(
+def move(
     session: Session, payment: Payment, outcome: Outcome, amount: int | None, *, by: str
 ) -> None:
     """Move the payment as the provider says, if it may; an authorisation places the order."""
@@ -345,7 +343,7 @@ def _void(session: Session, payment: Payment, *, why: str, by: str) -> None:
     request(session, payment, "void", payment.amount, key=f"void-{payment.id}")
 
 
-# -- capture, void, refund ----------------------------------------------------------------
+# -- what naadloos asks of the provider (carried out by `payment_actions`) ----------------
 
 
 def request(session: Session, payment: Payment, action: str, amount: int, *, key: str) -> None:
@@ -366,132 +364,7 @@ def request(session: Session, payment: Payment, action: str, amount: int, *, key
     )
 
 
-def _of_order(
-    session: Session, order_id: uuid.UUID, statuses: frozenset[PaymentStatus]
-) -> list[Payment]:
-    return list(
-        session.scalars(
-            select(Payment)
-            .where(Payment.order_id == order_id, Payment.status.in_([s.value for s in statuses]))
-            .order_by(Payment.created_at)
-        )
-    )
-
-
-def capture_order(session: Session, order_id: uuid.UUID) -> None:
-    """The goods left: capture what was authorised for them."""
-    for payment in _of_order(session, order_id, frozenset({PaymentStatus.AUTHORISED})):
-        request(session, payment, "capture", payment.amount, key=f"capture-{payment.id}")
-
-
-def void_order(session: Session, order_id: uuid.UUID) -> None:
-    """The order is cancelled: release what is held, or stop what is under way."""
-    for payment in _of_order(session, order_id, VOIDABLE):
-        request(session, payment, "void", payment.amount, key=f"void-{payment.id}")
-
-
-def refund_order(session: Session, order_id: uuid.UUID, amount: int, *, return_id: str) -> None:
-    """A return refunded to the original method: back through the provider that took the
-    money (a till's payment is refunded at the till). What one captured payment cannot carry
-    goes to the next."""
-    left = amount
-    for payment in _of_order(session, order_id, frozenset({PaymentStatus.CAPTURED})):
-        part = min(left, payment.captured - payment.refunded)
-        if part > 0:
-            request(session, payment, "refund", part, key=f"refund-{return_id}-{payment.id}")
-            left -= part
-    if left and left != amount:
-        orders.note(
-            session,
-            order_id,
-            by="naadloos",
-            channel=None,
-            reason=f"{left} of the refund exceeds what was captured online: refund it by hand",
-            details={"return": return_id},
-        )
-
-
-def perform(providers: Mapping[str, Provider], envelope: Envelope) -> Handler:
-    """Outside any transaction: ask the provider; then record its answer. What may pass
-    (`ProviderUnavailable`) propagates, and the outbox retries the event."""
-    p = envelope.payload
-    provider = providers.get(p["provider"])
-    if provider is None:
-        raise RuntimeError(f"payment provider {p['provider']!r} is not configured")
-    action, reference, amount, key = p["action"], p["reference"], int(p["amount"]), p["key"]
-    error: str | None = None
-    outcome: Outcome | None = None
-    try:
-        if action == "capture":
-            outcome = provider.capture(reference, amount, key=key)
-        elif action == "void":
-            outcome = provider.void(reference, key=key)
-        elif action == "refund":
-            outcome = provider.refund(reference, amount, key=key)
-        else:
-            raise ValueError(f"unknown payment action {action!r}")
-    except PaymentDeclined as exc:
-        error = exc.detail
-
-    def record(session: Session, _: Envelope) -> None:
-        _record(
-            session,
-            uuid.UUID(p["payment_id"]),
-            action=action,
-            amount=amount,
-            outcome=outcome,
-            error=error,
-        )
-
-    return record
-
-
-def _record(
-    session: Session,
-    payment_id: uuid.UUID,
-    *,
-    action: str,
-    amount: int,
-    outcome: Outcome | None,
-    error: str | None,
-) -> None:
-    payment = session.get_one(Payment, payment_id)
-    by = f"provider:{payment.provider}"
-    _event(
-        session,
-        payment,
-        kind=action,
-        outcome=outcome,
-        amount=amount,
-        details={"error": error} if error else {},
-    )
-    if error is not None:
-        session.execute(
-            update(PAYMENTS).where(PAYMENTS.c.id == payment_id).values(error=error[:500])
-        )
-        orders.note(
-            session,
-            payment.order_id,
-            by=by,
-            channel=None,
-            reason=f"{action} declined: {error}",
-            details={"payment": str(payment_id), "amount": amount},
-        )
-        return
-    if action == "refund":
-        _count_refunds(session, payment)
-        orders.note(
-            session,
-            payment.order_id,
-            by=by,
-            channel=None,
-            details={"payment": str(payment_id), "refunded": amount},
-        )
-    elif outcome is not None:
-        _move(session, payment, outcome, amount if action == "capture" else None, by=by)
-
-
-def _count_refunds(session: Session, payment: Payment) -> None:
+def count_refunds(session: Session, payment: Payment) -> None:
     """`refunded` is the larger of the refunds naadloos made and the total the provider last
     reported (which includes ours, and any made in the provider's dashboard): a refund is
     never counted twice, whichever news comes first."""
@@ -517,7 +390,7 @@ def _count_refunds(session: Session, payment: Payment) -> None:
     session.flush()
 
 
-def _event(
+def record_event(
     session: Session,
     payment: Payment,
     *,
