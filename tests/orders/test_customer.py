@@ -89,6 +89,42 @@ def test_an_erased_customers_orders_keep_the_sale_but_not_the_person(
     assert cart["customer_id"] is None
 
 
+def test_an_erased_customers_devices_leave_the_carts_started_on_them(
+    client: TestClient,
+    store: dict[str, str],
+    api_key: KeyFactory,
+    deliver: Callable[[], int],
+) -> None:
+    """A cart started on Dirk's phone before he logged in is never his by person id; erasing
+    him must still take his device id off it. Other devices' carts keep theirs."""
+    phone = new_cart(client, store, anonymous_id="dev-dirk-phone")
+    other = new_cart(client, store, anonymous_id="dev-someone-else")
+    shared = new_cart(client, store, anonymous_id="kiosk-utrecht-1")  # identifies no one
+    linked = client.post(
+        "/v1/identify",
+        json={"anonymousId": "dev-dirk-phone", "userId": "u-dirk", "traits": {"email": EMAIL}},
+        headers=api_key("track"),
+    )
+    assert linked.status_code == 200, linked.text
+    person = person_id(client, api_key)
+    mine = client.get("/v1/carts", params={"customer": f"email:{EMAIL}"}, headers=store).json()
+    assert [c["id"] for c in mine] == [phone["id"]]  # his by his device, as the till sees it
+
+    erased = client.delete(f"/v1/customers/{person}", headers=api_key("customers:write"))
+    assert erased.status_code in (200, 204), erased.text
+    deliver()
+
+    def device(cart: dict[str, Any]) -> str | None:
+        found: str | None = client.get(f"/v1/carts/{cart['id']}", headers=store).json()[
+            "anonymous_id"
+        ]
+        return found
+
+    assert device(phone) is None
+    assert device(other) == "dev-someone-else"
+    assert device(shared) == "kiosk-utrecht-1"
+
+
 def test_an_activity_recorded_twice_is_on_the_timeline_once(
     client: TestClient, store: dict[str, str], api_key: KeyFactory, runtime: Runtime
 ) -> None:

@@ -12,11 +12,12 @@ import functools
 import uuid
 from collections.abc import Mapping
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from naadloos.customers.events import CustomerErased
-from naadloos.customers.service import tracking
+from naadloos.customers.identifiers import IdentifierType, InvalidIdentifier, parse_ref
+from naadloos.customers.service import privacy, tracking
 from naadloos.kit.events import Envelope, Event
 from naadloos.kit.outbox import EventBus, Handler
 from naadloos.orders.events import (
@@ -99,6 +100,34 @@ def forget_customer(session: Session, envelope: Envelope) -> None:
         .values(person_id=None, anonymous_id=None, updated_at=envelope.occurred_at),
         execution_options={"synchronize_session": False},
     )
+    forget_devices(session, envelope)
+
+
+def forget_devices(session: Session, envelope: Envelope) -> None:
+    """Carts started on a device of the erased person and never linked to them: the device id
+    is gone from the identity graph, but the erasure left its digest among the suppressions.
+    Erasures are rare, so every anonymous cart's device is looked up (by digest, in chunks)."""
+    by_digest: dict[bytes, list[uuid.UUID]] = {}
+    anonymous = session.execute(
+        select(Cart.id, Cart.anonymous_id).where(
+            Cart.person_id.is_(None), Cart.anonymous_id.is_not(None)
+        )
+    )
+    for cart_id, device in anonymous:
+        try:
+            ref = parse_ref(IdentifierType.ANONYMOUS_ID.value, device)
+        except InvalidIdentifier:
+            continue  # never an identifier of anyone
+        by_digest.setdefault(privacy.identifier_digest(ref), []).append(cart_id)
+    erased = privacy.suppressed(session, list(by_digest))
+    carts = [cart_id for d in erased for cart_id in by_digest[d]]
+    if carts:
+        session.execute(
+            update(Cart)
+            .where(Cart.id.in_(carts))
+            .values(anonymous_id=None, updated_at=envelope.occurred_at),
+            execution_options={"synchronize_session": False},
+        )
 
 
 def capture(session: Session, envelope: Envelope) -> None:
