@@ -517,3 +517,32 @@ def test_a_webhook_before_the_start_is_answered_keeps_the_reference(
 
     assert (after.reference, after.status) == ("pi_early", "authorised")
     assert get(client, store, f"/v1/orders/{order['id']}")["status"] == "placed"
+
+
+def test_a_refund_the_provider_cannot_make_is_left_to_a_person(
+    client: TestClient, store: dict[str, str], stripe_api: StripeDouble, deliver: Any
+) -> None:
+    """The capture was declined (the goods left unpaid): a return refunded to the original
+    method has nothing online to refund, and the order's history says so."""
+    order, payment = paid(client, store, stripe_api)
+    client.post(f"/v1/orders/{order['id']}/ship", json={}, headers=store)
+    stripe_api.decline = "The authorisation expired"
+    deliver()
+    deliver()
+
+    returned = client.post(
+        f"/v1/orders/{order['id']}/returns",
+        json={
+            "location": "store:utrecht",
+            "lines": [{"sku": "JAS-M", "qty": 1, "disposition": "restock"}],
+            "refund": "original",
+        },
+        headers=store,
+    )
+    deliver()
+
+    assert returned.status_code == 201, returned.text
+    assert stripe_api.calls_to("/v1/refunds") == []
+    history = get(client, store, f"/v1/orders/{order['id']}")["history"]
+    assert history[-1]["reason"].startswith("8995 of the refund was not captured online")
+    assert get(client, store, f"/v1/payments/{payment['id']}")["refunded"] == 0

@@ -47,22 +47,27 @@ def void_order(session: Session, order_id: uuid.UUID) -> None:
 def refund_order(session: Session, order_id: uuid.UUID, amount: int, *, return_id: str) -> None:
     """A return refunded to the original method: back through the provider that took the
     money (a till's payment is refunded at the till). What one captured payment cannot carry
-    goes to the next."""
+    goes to the next; what none can (not captured, or not yet) is left to a person, in the
+    order's history."""
     left = amount
-    for payment in _of_order(session, order_id, frozenset({PaymentStatus.CAPTURED})):
+    paid = _of_order(
+        session, order_id, frozenset({PaymentStatus.AUTHORISED, PaymentStatus.CAPTURED})
+    )
+    for payment in paid:
         part = min(left, payment.captured - payment.refunded)
         if part > 0:
             payments.request(
                 session, payment, "refund", part, key=f"refund-{return_id}-{payment.id}"
             )
             left -= part
-    if left and left != amount:
+    if left and paid:
         orders.note(
             session,
             order_id,
             by="naadloos",
             channel=None,
-            reason=f"{left} of the refund exceeds what was captured online: refund it by hand",
+            reason=f"{left} of the refund was not captured online: check the payment and "
+            "refund it by hand",
             details={"return": return_id},
         )
 

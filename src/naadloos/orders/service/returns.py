@@ -32,7 +32,7 @@ from naadloos.orders.schemas import (
     ReturnOut,
     StoreCreditOut,
 )
-from naadloos.orders.service import book, people
+from naadloos.orders.service import book, orders, people
 from naadloos.orders.service.orders import OrderClosed
 
 HANDED_OVER = (OrderStatus.COLLECTED, OrderStatus.SHIPPED, OrderStatus.COMPLETED)
@@ -148,16 +148,13 @@ def receive_return(
                 "created_at": now,
             },
         )
-    book.record_change(
+    orders.note(
         session,
         order.id,
-        status,
-        status,
         by=by,
         channel=channel,
         reason=data.reason,
         details={"return": str(return_id), "refund": amount, "method": data.refund.value},
-        at=now,
     )
     customer = None if order.person_id is None else str(order.person_id)
     emit(
