@@ -21,7 +21,7 @@ from naadloos.kit import problems
 from naadloos.kit.auth import KeyCache
 from naadloos.kit.jobs import run_periodically
 from naadloos.kit.settings import Settings, get_settings
-from naadloos.orders.api import calling_out as payments_router
+from naadloos.orders import payments_api
 from naadloos.orders.api import router as orders_router
 from naadloos.runtime import Runtime, build_runtime
 
@@ -95,5 +95,6 @@ def create_app(
     app.include_router(catalog_router)
     app.include_router(inventory_router)
     app.include_router(orders_router)
-    app.include_router(payments_router)
+    app.include_router(payments_api.router)
+    app.include_router(payments_api.calling_out)
     return app

@@ -2,15 +2,11 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from naadloos.kit.auth import Principal, require
-from naadloos.kit.blocking import run_db
-from naadloos.kit.errors import NotFound
-from naadloos.kit.http import IDEMPOTENT, OwnTransactionsRoute, TransactionalRoute, get_session
-from naadloos.kit.idempotency import HEADER, REPLAYED_HEADER
+from naadloos.kit.http import IDEMPOTENT, TransactionalRoute, get_session
 from naadloos.kit.pagination import Page, PageParams, page_params
 from naadloos.kit.problems import RESPONSES
 from naadloos.orders.schemas import (
@@ -24,8 +20,6 @@ from naadloos.orders.schemas import (
     OrderAction,
     OrderOut,
     OrderStatus,
-    PaymentOut,
-    PaymentStart,
     ReturnIn,
     ReturnOut,
     ShipIn,
@@ -37,7 +31,6 @@ from naadloos.orders.service import (
     carts,
     checkout,
     orders,
-    payments,
     people,
     returns,
     routing,
@@ -46,8 +39,6 @@ from naadloos.orders.service import (
 from naadloos.orders.service.carts import Policy
 
 router = APIRouter(tags=["orders"], route_class=TransactionalRoute, responses=RESPONSES)
-# Endpoints that call a payment provider commit before and after the call themselves.
-calling_out = APIRouter(tags=["orders"], route_class=OwnTransactionsRoute, responses=RESPONSES)
 
 READ = Depends(require("orders:read"))
 WRITE = require("orders:write")
@@ -335,73 +326,3 @@ def store_credit(
 ) -> StoreCreditOut:
     """The customer's store credit: balance and every entry."""
     return returns.store_credit(session, customer)
-
-
-@calling_out.post(
-    "/v1/orders/{order_id}/payments",
-    status_code=status.HTTP_201_CREATED,
-    responses={
-        409: {"description": "`order_status`: the order awaits no payment; `payment_declined`"},
-        502: {"description": "`payment_provider_unavailable`: try again"},
-    },
-)
-async def start_payment(
-    order_id: uuid.UUID,
-    data: PaymentStart,
-    request: Request,
-    response: Response,
-    *,
-    principal: Principal = Depends(WRITE),
-    idempotency_key: str | None = Header(None, alias=HEADER, min_length=1, max_length=200),
-) -> PaymentOut:
-    """Pay an order awaiting payment through a provider: the answer says what the customer's
-    device does next (`action`, e.g. Stripe's `client_secret`). The provider confirms through
-    its webhook; the order is placed when the payment is authorised. A refused payment can be
-    tried again (another method, another card) until the order's `pay_by`. Send an
-    `Idempotency-Key`: a retry gets the same payment."""
-    runtime = request.app.state.runtime
-    payment, again = await run_in_threadpool(
-        payments.start,
-        runtime.db,
-        runtime.payments,
-        order_id,
-        data,
-        key=idempotency_key,
-        by=principal.name,
-    )
-    if again:
-        response.status_code = status.HTTP_200_OK
-        response.headers[REPLAYED_HEADER] = "true"
-    response.headers["Location"] = f"/v1/payments/{payment.id}"
-    return payment
-
-
-@router.get("/v1/orders/{order_id}/payments", dependencies=[READ])
-def order_payments(
-    order_id: uuid.UUID, session: Session = Depends(get_session)
-) -> list[PaymentOut]:
-    """Every online payment of the order, each with its history (what the provider reported,
-    what naadloos asked of it)."""
-    return payments.payments_of(session, order_id)
-
-
-@router.get("/v1/payments/{payment_id}", dependencies=[READ])
-def get_payment(payment_id: uuid.UUID, session: Session = Depends(get_session)) -> PaymentOut:
-    return payments.payment_out(session, payments.get_payment(session, payment_id))
-
-
-@router.post(
-    "/v1/payments/{provider}/webhook",
-    responses={401: {"description": "`bad_signature`"}, 400: {"description": "`bad_notification`"}},
-)
-async def payment_webhook(
-    provider: str, request: Request, session: Session = Depends(get_session)
-) -> dict[str, int]:
-    """Where a payment provider reports (no API key: the provider's signature is checked).
-    Each event counts once, however often it is delivered."""
-    found = request.app.state.runtime.payments.get(provider)
-    if found is None:
-        raise NotFound(f"no payment provider {provider!r} is configured", field="provider")
-    notifications = found.notifications(await request.body(), request.headers)
-    applied = await run_db(payments.apply, session, found, notifications)
-    return {"received": len(notifications), "applied": applied}
