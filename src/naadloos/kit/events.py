@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from naadloos.kit.db import table_of
 from naadloos.kit.ids import new_id
 from naadloos.kit.models import OutboxEvent
+from naadloos.kit.prepared import Prepared
 from naadloos.kit.time import utcnow
 
 EVENTS_WRITTEN = "naadloos.events_written"
@@ -61,15 +62,18 @@ class Envelope:
         }
 
 
-_INSERT = insert(table_of(OutboxEvent))  # built once; each event binds its values
+_INSERT = Prepared(
+    insert(table_of(OutboxEvent)),
+    columns=("event_id", "name", "payload", "occurred_at", "available_at", "attempts"),
+)
 
 
 def emit(session: Session, event: Event) -> uuid.UUID:
     """Record `event` in the outbox as part of the session's transaction. Returns its id."""
     now = utcnow()
     event_id = new_id()
-    session.execute(
-        _INSERT,
+    _INSERT.run(
+        session,
         {
             "event_id": event_id,
             "name": event.event_name(),

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from naadloos.channels import service as channels
 from naadloos.inventory.models import Location, StockLevel
 from naadloos.inventory.schemas import LocationCapability
-from naadloos.inventory.service import ledger, safety
+from naadloos.inventory.service import ledger
 from naadloos.kit.errors import ValidationFailed
 
 EARTH_RADIUS_KM = 6371.0088
@@ -49,7 +49,7 @@ _ROWS = (
         Location.longitude,
         Location.capabilities,
         StockLevel.on_hand - StockLevel.reserved - StockLevel.allocated,
-        safety.held_back(bindparam("channel"), StockLevel.sku),
+        ledger.held_back(bindparam("channel"), StockLevel.sku),
     )
     .join(StockLevel, StockLevel.location_id == Location.id)
     .where(StockLevel.sku == bindparam("sku"), Location.active.is_(True))

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import ColumnElement, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from naadloos.catalog.service import variants
 from naadloos.inventory.events import BackInStock, OutOfStock, StockChanged
-from naadloos.inventory.models import Location, StockLevel, StockMovement
+from naadloos.inventory.models import Location, SafetyStock, StockLevel, StockMovement
 from naadloos.inventory.schemas import (
     MovementCreate,
     MovementKind,
@@ -26,9 +27,11 @@ from naadloos.kit.errors import ValidationFailed
 from naadloos.kit.events import emit
 from naadloos.kit.ids import new_id
 from naadloos.kit.pagination import PageParams, paginate
+from naadloos.kit.prepared import Prepared
 from naadloos.kit.time import utcnow
 
 LEVELS = table_of(StockLevel)
+ALL_SKUS = "*"  # a safety stock row for every SKU of a channel
 
 
 @dataclass(frozen=True)
@@ -43,9 +46,25 @@ class Figures:
         return self.on_hand - self.reserved - self.allocated
 
 
+def held_back(channel: Any, sku: Any) -> ColumnElement[int]:
+    """SQL for what `channel` leaves alone of `sku` (values, bound parameters or columns):
+    the SKU's own safety stock, else the channel's for all SKUs, else 0."""
+    own = (
+        select(SafetyStock.quantity)
+        .where(SafetyStock.channel == channel, SafetyStock.sku == sku)
+        .scalar_subquery()
+    )
+    every = (
+        select(SafetyStock.quantity)
+        .where(SafetyStock.channel == channel, SafetyStock.sku == ALL_SKUS)
+        .scalar_subquery()
+    )
+    return func.coalesce(own, every, 0)
+
+
 _FIGURES = (LEVELS.c.on_hand, LEVELS.c.reserved, LEVELS.c.allocated, LEVELS.c.damaged)
 # Built once; each change binds its values. `_HOLD` only changes a row with enough available.
-_CHANGE = (
+_CHANGE = Prepared(
     update(LEVELS)
     .where(LEVELS.c.sku == bindparam("k_sku"), LEVELS.c.location_id == bindparam("k_location"))
     .values(
@@ -57,7 +76,7 @@ _CHANGE = (
     )
     .returning(*_FIGURES)
 )
-_HOLD = (
+_HOLD = Prepared(
     update(LEVELS)
     .where(
         LEVELS.c.sku == bindparam("k_sku"),
@@ -67,6 +86,27 @@ _HOLD = (
     )
     .values(reserved=LEVELS.c.reserved + bindparam("need"), updated_at=bindparam("at"))
     .returning(*_FIGURES)
+)
+
+
+# A hold at a location given by its code, with the channel's safety stock, in one statement:
+# the location is looked up (open ones only) and the safety stock applied inside the UPDATE.
+_HOLD_AT_CODE = Prepared(
+    update(LEVELS)
+    .where(
+        LEVELS.c.sku == bindparam("k_sku"),
+        LEVELS.c.location_id
+        == select(Location.id)
+        .where(Location.code == bindparam("code"), Location.active.is_(True))
+        .scalar_subquery(),
+        LEVELS.c.on_hand
+        - LEVELS.c.reserved
+        - LEVELS.c.allocated
+        - held_back(bindparam("channel"), LEVELS.c.sku)
+        >= bindparam("need"),
+    )
+    .values(reserved=LEVELS.c.reserved + bindparam("need"), updated_at=bindparam("at"))
+    .returning(*_FIGURES, LEVELS.c.location_id)
 )
 
 
@@ -93,11 +133,12 @@ def change(
         "d_damaged": damaged,
         "at": at or utcnow(),
     }
-    connection = session.connection()
-    row = connection.execute(_CHANGE, values).first()
+    row = _CHANGE.first(session, values)
     if row is None:
         _ensure_level(session, sku, location.id)
-        row = connection.execute(_CHANGE, values).one()
+        row = _CHANGE.first(session, values)
+        if row is None:  # pragma: no cover - the row was just made
+            raise RuntimeError(f"no stock row for {sku!r} at {location.code!r}")
     after = Figures(*row)
     _announce(
         session,
@@ -123,13 +164,9 @@ def hold(
 ) -> Figures | None:
     """Reserve `quantity` units only if that many are available beyond `safety`: one
     conditional UPDATE. None if not."""
-    row = (
-        session.connection()
-        .execute(
-            _HOLD,
-            {"k_sku": sku, "k_location": location.id, "safety": safety, "need": quantity, "at": at},
-        )
-        .first()
+    row = _HOLD.first(
+        session,
+        {"k_sku": sku, "k_location": location.id, "safety": safety, "need": quantity, "at": at},
     )
     if row is None:
         return None
@@ -144,6 +181,38 @@ def hold(
         reference=reference,
     )
     return after
+
+
+def hold_at_code(
+    session: Session,
+    sku: str,
+    code: str,
+    quantity: int,
+    *,
+    channel: str,
+    reference: str,
+    at: datetime,
+) -> Place | None:
+    """`hold` at the open location `code`, leaving `channel`'s safety stock alone, in one
+    statement; the location held at, or None when nothing was held (too little stock, or no
+    such SKU or open location: the caller finds out which)."""
+    row = _HOLD_AT_CODE.first(
+        session,
+        {"k_sku": sku, "code": code, "channel": channel, "need": quantity, "at": at},
+    )
+    if row is None:
+        return None
+    place = Place(row[4], code)
+    _announce(
+        session,
+        sku,
+        place,
+        Figures(*row[:4]),
+        available_change=-quantity,
+        cause="reserved",
+        reference=reference,
+    )
+    return place
 
 
 def _announce(

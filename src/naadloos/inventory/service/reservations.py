@@ -24,6 +24,7 @@ from naadloos.inventory.service.locations import Place
 from naadloos.kit.db import table_of
 from naadloos.kit.errors import Conflict, NotFound
 from naadloos.kit.ids import new_id
+from naadloos.kit.prepared import Prepared
 from naadloos.kit.time import utcnow
 
 RESERVATIONS = table_of(Reservation)
@@ -44,8 +45,23 @@ class ReservationClosed(Conflict):
     title = "The reservation can no longer change this way"
 
 
-_INSERT_RESERVATION = insert(RESERVATIONS)
-_INSERT_LINE = insert(table_of(ReservationLine))
+_INSERT_RESERVATION = Prepared(
+    insert(RESERVATIONS),
+    columns=(
+        "id",
+        "channel",
+        "status",
+        "reference",
+        "expires_at",
+        "created_at",
+        "updated_at",
+        "created_by",
+    ),
+)
+_INSERT_LINE = Prepared(
+    insert(table_of(ReservationLine)),
+    columns=("reservation_id", "line", "sku", "location_id", "quantity"),
+)
 
 
 def reserve(
@@ -56,6 +72,32 @@ def reserve(
         channels.get_channel(session, data.channel, field="channel")  # raises the 404
     lines = data.all_lines()
     many = data.lines is not None
+    if not many:
+        # One line: location, safety stock and hold in one statement. When it holds nothing,
+        # the general path below finds out why (unknown location, expired holds, too little).
+        line = lines[0]
+        reservation_id = new_id()
+        place = ledger.hold_at_code(
+            session,
+            line.sku,
+            line.location,
+            line.qty,
+            channel=data.channel,
+            reference=str(reservation_id),
+            at=now,
+        )
+        if place is not None:
+            return _record(
+                session,
+                reservation_id,
+                data.channel,
+                {(line.sku, place.id): line.qty},
+                {place.id: place},
+                ttl_seconds=data.ttl_seconds,
+                reference=data.reference,
+                by=by,
+                now=now,
+            )
 
     def field(i: int, name: str) -> str:
         return f"lines.{i}.{name}" if many else name
@@ -138,10 +180,35 @@ def _create(
             field=field_of[sku],
         )
         held.add((sku, location_id))
+    return _record(
+        session,
+        reservation_id,
+        channel,
+        wanted,
+        by_id,
+        ttl_seconds=ttl_seconds,
+        reference=reference,
+        by=by,
+        now=now,
+    )
+
+
+def _record(
+    session: Session,
+    reservation_id: uuid.UUID,
+    channel: str,
+    wanted: dict[tuple[str, int], int],
+    by_id: dict[int, Place],
+    *,
+    ttl_seconds: int,
+    reference: str | None,
+    by: str | None,
+    now: datetime,
+) -> ReservationOut:
+    """Write the reservation whose units are held."""
     expires_at = now + timedelta(seconds=ttl_seconds)
-    connection = session.connection()
-    connection.execute(
-        _INSERT_RESERVATION,
+    _INSERT_RESERVATION.run(
+        session,
         {
             "id": reservation_id,
             "channel": channel,
@@ -154,8 +221,8 @@ def _create(
         },
     )
     keys = sorted(wanted)
-    connection.execute(
-        _INSERT_LINE,
+    _INSERT_LINE.run_many(
+        session,
         [
             {
                 "reservation_id": reservation_id,

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import ColumnElement, bindparam, func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from naadloos.channels import service as channels
@@ -13,7 +11,7 @@ from naadloos.inventory.schemas import SafetyStockIn, SafetyStockOut
 from naadloos.inventory.service import ledger
 from naadloos.kit.time import utcnow
 
-ALL_SKUS = "*"
+ALL_SKUS = ledger.ALL_SKUS
 
 
 def set_safety_stock(session: Session, data: SafetyStockIn) -> SafetyStockOut:
@@ -34,22 +32,6 @@ def set_safety_stock(session: Session, data: SafetyStockIn) -> SafetyStockOut:
         existing.quantity, existing.updated_at = data.quantity, utcnow()
     session.flush()
     return SafetyStockOut(channel=data.channel, sku=data.sku, quantity=data.quantity)
-
-
-def held_back(channel: Any, sku: Any) -> ColumnElement[int]:
-    """SQL for what `channel` leaves alone of `sku` (values, bound parameters or columns):
-    the SKU's own safety stock, else the channel's for all SKUs, else 0."""
-    own = (
-        select(SafetyStock.quantity)
-        .where(SafetyStock.channel == channel, SafetyStock.sku == sku)
-        .scalar_subquery()
-    )
-    every = (
-        select(SafetyStock.quantity)
-        .where(SafetyStock.channel == channel, SafetyStock.sku == ALL_SKUS)
-        .scalar_subquery()
-    )
-    return func.coalesce(own, every, 0)
 
 
 _SAFETY = select(SafetyStock.sku, SafetyStock.quantity).where(

@@ -9,13 +9,13 @@ from sqlalchemy.orm import Session
 from naadloos.catalog.schemas import SearchResult
 from naadloos.catalog.service import search as catalog
 from naadloos.inventory.models import Location, StockLevel
-from naadloos.inventory.service import locations, safety
+from naadloos.inventory.service import ledger, locations
 
 
 def _available(channel: str | None) -> ColumnElement[int]:
     """Available to promise of the stock row of the enclosing query."""
     free = StockLevel.on_hand - StockLevel.reserved - StockLevel.allocated
-    return free if channel is None else free - safety.held_back(channel, StockLevel.sku)
+    return free if channel is None else free - ledger.held_back(channel, StockLevel.sku)
 
 
 def search(
