@@ -3,7 +3,10 @@
 `TransactionalRoute` opens a session before the endpoint runs and, after it returns, commits
 when the response is a success of a writing method and rolls back otherwise (errors included).
 The commit happens before the response leaves, so a client never sees a success that was not
-stored. Endpoints and services only flush. Idempotency-Key claims join the same transaction.
+stored. A writing endpoint that returns (errors raise) commits right after it, in the same
+call (one thread hop on PostgreSQL); with an Idempotency-Key the commit waits for the
+response, which it stores. Endpoints and services only flush. Idempotency-Key claims join the
+same transaction.
 
 Endpoints are plain `def` functions; `kit.blocking` places their database work (ADR 0003).
 """
@@ -12,6 +15,8 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, get_type_hints
 
 from fastapi import Depends, Request
@@ -29,11 +34,43 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 IDEMPOTENT = Depends(idempotency)
 
 
+@dataclass(slots=True)
+class _Unit:
+    """The request's unit of work, as the endpoint's wrapper sees it."""
+
+    session: Session
+    writes: bool
+    state: Any  # the request's state: an Idempotency-Key claim is kept there
+    finished: bool = False
+
+
+_unit: ContextVar[_Unit | None] = ContextVar("naadloos_request_unit", default=None)
+
+
+def _run_and_commit(unit: _Unit, endpoint: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """The endpoint, then the commit, on the same thread: one hop for a PostgreSQL write.
+    An endpoint that returns has succeeded (errors raise), so its work is committed here; the
+    response is built after, from what was committed."""
+    result = endpoint(*args, **kwargs)
+    _finish(unit.session, True, None, None)
+    unit.finished = True
+    return result
+
+
 def _placed(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     """Turn a plain `def` endpoint into one that `run_db` places; the signature is kept for
     FastAPI's dependency injection (without `__wrapped__`, so FastAPI sees a coroutine)."""
 
     async def placed(*args: Any, **kwargs: Any) -> Any:
+        unit = _unit.get()
+        # A write without an Idempotency-Key claim commits as soon as the endpoint returns; a
+        # claim stores the response, so that commit waits for the response to exist.
+        if (
+            unit is not None
+            and unit.writes
+            and getattr(unit.state, "idempotency_claim", None) is None
+        ):
+            return await run_db(_run_and_commit, unit, endpoint, *args, **kwargs)
         return await run_db(endpoint, *args, **kwargs)
 
     placed.__signature__ = inspect.signature(endpoint, eval_str=True)  # type: ignore[attr-defined]
@@ -81,14 +118,21 @@ class TransactionalRoute(APIRoute):
             place_database_work(db)
             session = db.session(write=writes)
             request.state.session = session
+            unit = _Unit(session, writes, request.state)
+            token = _unit.set(unit)
             try:
                 response = await handler(request)
             except IdempotentReplay as replay:
                 await run_db(_finish, session, False, None, None)
                 return replay.response()
             except BaseException:
-                await run_db(_finish, session, False, None, None)
+                if not unit.finished:
+                    await run_db(_finish, session, False, None, None)
                 raise
+            finally:
+                _unit.reset(token)
+            if unit.finished:
+                return response
             commit = writes and response.status_code < 400
             claim: Claim | None = getattr(request.state, "idempotency_claim", None)
             if commit or session.in_transaction():
