@@ -20,13 +20,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from naadloos.kit import metrics
-from naadloos.kit.db import Database, insert_or_nothing
+from naadloos.kit.blocking import in_thread
+from naadloos.kit.db import Database, insert_or_nothing, table_of
 from naadloos.kit.events import EVENTS_WRITTEN, Envelope, Event
 from naadloos.kit.models import IdempotencyKey, OutboxEvent, ProcessedEvent
+from naadloos.kit.prepared import Prepared
 from naadloos.kit.settings import Settings
 from naadloos.kit.time import utcnow
 
@@ -116,6 +118,51 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(2 ** max(attempts - 1, 0), 3600))
 
 
+OUTBOX = table_of(OutboxEvent)
+
+
+def _claim_statement(*, skip_locked: bool) -> Prepared:
+    due = (
+        select(OUTBOX.c.seq)
+        .where(
+            OUTBOX.c.delivered_at.is_(None),
+            OUTBOX.c.available_at <= bindparam("now"),
+            OUTBOX.c.attempts < bindparam("max_attempts"),
+            OUTBOX.c.claimed_until.is_(None) | (OUTBOX.c.claimed_until < bindparam("now")),
+        )
+        .order_by(OUTBOX.c.seq)
+        .limit(bindparam("batch"))
+    )
+    if skip_locked:  # PostgreSQL: dispatchers in other processes take other rows
+        due = due.with_for_update(skip_locked=True)
+    return Prepared(
+        update(OUTBOX)
+        .where(OUTBOX.c.seq.in_(due.scalar_subquery()))
+        .values(claimed_until=bindparam("lease"))
+        .returning(
+            OUTBOX.c.seq,
+            OUTBOX.c.event_id,
+            OUTBOX.c.name,
+            OUTBOX.c.occurred_at,
+            OUTBOX.c.payload,
+        )
+    )
+
+
+_CLAIM = _claim_statement(skip_locked=False)
+_CLAIM_SKIP_LOCKED = _claim_statement(skip_locked=True)
+_DELIVERED = Prepared(
+    update(OUTBOX)
+    .where(OUTBOX.c.event_id == bindparam("id"))
+    .values(
+        delivered_at=bindparam("now"),
+        claimed_until=None,
+        attempts=OUTBOX.c.attempts + 1,
+        last_error=None,
+    )
+)
+
+
 class Dispatcher:
     """Delivers committed outbox events. `notify()` is safe to call from any thread."""
 
@@ -145,36 +192,19 @@ class Dispatcher:
     def claim(self) -> list[Envelope]:
         """Lease a batch of due events in order, skipping rows another dispatcher holds."""
         now = utcnow()
-        lease = now + timedelta(seconds=self.settings.dispatcher_lease_seconds)
-        due = (
-            select(OutboxEvent.seq)
-            .where(
-                OutboxEvent.delivered_at.is_(None),
-                OutboxEvent.available_at <= now,
-                OutboxEvent.attempts < self.settings.outbox_max_attempts,
-                (OutboxEvent.claimed_until.is_(None)) | (OutboxEvent.claimed_until < now),
-            )
-            .order_by(OutboxEvent.seq)
-            .limit(self.settings.dispatcher_batch_size)
-        )
-        if self.db.dialect == "postgresql":
-            due = due.with_for_update(skip_locked=True)
-        stmt = (
-            update(OutboxEvent)
-            .where(OutboxEvent.seq.in_(due.scalar_subquery()))
-            .values(claimed_until=lease)
-            .returning(
-                OutboxEvent.seq,
-                OutboxEvent.event_id,
-                OutboxEvent.name,
-                OutboxEvent.occurred_at,
-                OutboxEvent.payload,
-            )
-        )
+        claim = _CLAIM_SKIP_LOCKED if self.db.dialect == "postgresql" else _CLAIM
         with self.db.unit_of_work() as session:
-            result = session.execute(stmt, execution_options={"synchronize_session": False})
-            rows = sorted(result.all(), key=lambda r: r.seq)
-        return [Envelope(r.event_id, r.name, r.occurred_at, r.payload) for r in rows]
+            rows = claim.rows(
+                session,
+                {
+                    "now": now,
+                    "lease": now + timedelta(seconds=self.settings.dispatcher_lease_seconds),
+                    "max_attempts": self.settings.outbox_max_attempts,
+                    "batch": self.settings.dispatcher_batch_size,
+                },
+            )
+        rows.sort(key=lambda r: r[0])  # RETURNING gives no order
+        return [Envelope(event_id, name, at, payload) for _, event_id, name, at, payload in rows]
 
     def deliver_locally(self, batch: list[Envelope], failed: dict[uuid.UUID, str]) -> None:
         """Run the subscribers of each event not already failed; record failures in `failed`."""
@@ -195,18 +225,7 @@ class Dispatcher:
     def settle(self, delivered: list[Envelope], failed: dict[uuid.UUID, str]) -> None:
         now = utcnow()
         with self.db.unit_of_work() as session:
-            if delivered:
-                session.execute(
-                    update(OutboxEvent)
-                    .where(OutboxEvent.event_id.in_([e.event_id for e in delivered]))
-                    .values(
-                        delivered_at=now,
-                        claimed_until=None,
-                        attempts=OutboxEvent.attempts + 1,
-                        last_error=None,
-                    ),
-                    execution_options={"synchronize_session": False},
-                )
+            _DELIVERED.run_many(session, [{"id": e.event_id, "now": now} for e in delivered])
             for event_id, error in failed.items():
                 row = session.scalars(
                     select(OutboxEvent).where(OutboxEvent.event_id == event_id)
@@ -222,12 +241,23 @@ class Dispatcher:
                         extra={"event_id": str(event_id), "event": row.name, "error": error},
                     )
 
+    def _round(self) -> tuple[list[Envelope], dict[uuid.UUID, str]]:
+        """A whole round without NATS: claim, run the subscribers, record (one thread hop)."""
+        batch = self.claim()
+        failed: dict[uuid.UUID, str] = {}
+        if batch:
+            self.deliver_and_settle(batch, failed)
+        return batch, failed
+
     async def run_once(self) -> DispatchResult:
         """Claim one batch, publish it and run the subscribers, then record the outcome."""
-        batch = await asyncio.to_thread(self.claim)
+        if self.publisher is None:
+            batch, failed = await in_thread(self._round)
+            return self._counted(batch, failed)
+        batch = await in_thread(self.claim)
         if not batch:
             return DispatchResult()
-        failed: dict[uuid.UUID, str] = {}
+        failed = {}
         if self.publisher is not None:
             outcomes = await asyncio.gather(
                 *(self.publisher.publish(e) for e in batch), return_exceptions=True
@@ -235,7 +265,10 @@ class Dispatcher:
             for envelope, outcome in zip(batch, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
                     failed[envelope.event_id] = f"publish: {type(outcome).__name__}: {outcome}"
-        await asyncio.to_thread(self.deliver_and_settle, batch, failed)
+        await in_thread(lambda: self.deliver_and_settle(batch, failed))
+        return self._counted(batch, failed)
+
+    def _counted(self, batch: list[Envelope], failed: dict[uuid.UUID, str]) -> DispatchResult:
         for envelope in batch:
             counter = (
                 metrics.EVENTS_FAILED if envelope.event_id in failed else metrics.EVENTS_DELIVERED
@@ -263,7 +296,7 @@ class Dispatcher:
             try:
                 await self.drain()
                 if loop.time() >= housekeeping_due:
-                    await asyncio.to_thread(self.housekeeping)
+                    await in_thread(self.housekeeping)
                     housekeeping_due = loop.time() + 300
             except Exception:
                 log.exception("dispatcher round failed; retrying")
