@@ -146,6 +146,23 @@ def test_safety_stock_holds_units_back_from_one_channel(
     assert app.status_code == 201
 
 
+def test_a_skus_own_safety_stock_overrides_the_channels(
+    client: TestClient, shop: dict[str, str]
+) -> None:
+    move(client, shop, "receipt", "JAS-M", "store:utrecht", 3)
+    for body in (
+        {"channel": "web", "quantity": 2},
+        {"channel": "web", "sku": "JAS-M", "quantity": 1},
+    ):
+        assert client.put("/v1/stock/safety", json=body, headers=shop).status_code == 200
+
+    two = reserve(client, shop, sku="JAS-M", location="store:utrecht", qty=2)
+    one_more = reserve(client, shop, sku="JAS-M", location="store:utrecht", qty=1)
+
+    assert two.status_code == 201, two.text
+    assert (one_more.status_code, one_more.json()["available"]) == (409, 0)
+
+
 def test_bad_reservations_name_the_field(client: TestClient, shop: dict[str, str]) -> None:
     move(client, shop, "receipt", "JAS-M", "store:utrecht", 3)
     cases = [

@@ -89,24 +89,31 @@ _HOLD = Prepared(
 )
 
 
-# A hold at a location given by its code, with the channel's safety stock, in one statement:
-# the location is looked up (open ones only) and the safety stock applied inside the UPDATE.
-_HOLD_AT_CODE = Prepared(
-    update(LEVELS)
-    .where(
-        LEVELS.c.sku == bindparam("k_sku"),
-        LEVELS.c.location_id
-        == select(Location.id)
-        .where(Location.code == bindparam("code"), Location.active.is_(True))
-        .scalar_subquery(),
-        LEVELS.c.on_hand
-        - LEVELS.c.reserved
-        - LEVELS.c.allocated
-        - held_back(bindparam("channel"), LEVELS.c.sku)
-        >= bindparam("need"),
+def _hold_with_safety(location: ColumnElement[int]) -> Prepared:
+    """A hold that leaves the channel's safety stock alone, at `location` (SQL for its id)."""
+    return Prepared(
+        update(LEVELS)
+        .where(
+            LEVELS.c.sku == bindparam("k_sku"),
+            LEVELS.c.location_id == location,
+            LEVELS.c.on_hand
+            - LEVELS.c.reserved
+            - LEVELS.c.allocated
+            - held_back(bindparam("channel"), LEVELS.c.sku)
+            >= bindparam("need"),
+        )
+        .values(reserved=LEVELS.c.reserved + bindparam("need"), updated_at=bindparam("at"))
+        .returning(*_FIGURES, LEVELS.c.location_id)
     )
-    .values(reserved=LEVELS.c.reserved + bindparam("need"), updated_at=bindparam("at"))
-    .returning(*_FIGURES, LEVELS.c.location_id)
+
+
+# One statement each: the safety stock is applied inside the UPDATE, and by code the location
+# is looked up there too (open ones only).
+_HOLD_AT = _hold_with_safety(bindparam("location_id"))
+_HOLD_AT_CODE = _hold_with_safety(
+    select(Location.id)
+    .where(Location.code == bindparam("code"), Location.active.is_(True))
+    .scalar_subquery()
 )
 
 
@@ -183,26 +190,27 @@ def hold(
     return after
 
 
-def hold_at_code(
+def hold_for_channel(
     session: Session,
     sku: str,
-    code: str,
+    location: Place | str,
     quantity: int,
     *,
     channel: str,
     reference: str,
     at: datetime,
 ) -> Place | None:
-    """`hold` at the open location `code`, leaving `channel`'s safety stock alone, in one
-    statement; the location held at, or None when nothing was held (too little stock, or no
-    such SKU or open location: the caller finds out which)."""
-    row = _HOLD_AT_CODE.first(
-        session,
-        {"k_sku": sku, "code": code, "channel": channel, "need": quantity, "at": at},
-    )
+    """`hold`, leaving `channel`'s safety stock alone, at a resolved location or at the open
+    location with this code, in one statement. The location held at, or None when nothing
+    was held (too little stock, or no such SKU or open location: the caller finds out which)."""
+    values = {"k_sku": sku, "channel": channel, "need": quantity, "at": at}
+    if isinstance(location, Place):
+        row = _HOLD_AT.first(session, {**values, "location_id": location.id})
+    else:
+        row = _HOLD_AT_CODE.first(session, {**values, "code": location})
     if row is None:
         return None
-    place = Place(row[4], code)
+    place = location if isinstance(location, Place) else Place(row[4], location)
     _announce(
         session,
         sku,

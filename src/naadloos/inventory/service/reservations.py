@@ -73,31 +73,17 @@ def reserve(
     lines = data.all_lines()
     many = data.lines is not None
     if not many:
-        # One line: location, safety stock and hold in one statement. When it holds nothing,
-        # the general path below finds out why (unknown location, expired holds, too little).
         line = lines[0]
-        reservation_id = new_id()
-        place = ledger.hold_at_code(
+        held = _hold_one(
             session,
             line.sku,
             line.location,
             line.qty,
             channel=data.channel,
-            reference=str(reservation_id),
-            at=now,
+            terms=(data.ttl_seconds, data.reference, by, now),
         )
-        if place is not None:
-            return _record(
-                session,
-                reservation_id,
-                data.channel,
-                {(line.sku, place.id): line.qty},
-                {place.id: place},
-                ttl_seconds=data.ttl_seconds,
-                reference=data.reference,
-                by=by,
-                now=now,
-            )
+        if held is not None:
+            return held
 
     def field(i: int, name: str) -> str:
         return f"lines.{i}.{name}" if many else name
@@ -137,6 +123,12 @@ def reserve_at(
 ) -> ReservationOut:
     """`reserve` for one line at a location the caller has already resolved and a channel it
     has already checked (a cart's line): the same hold with fewer statements."""
+    now = utcnow()
+    held = _hold_one(
+        session, sku, place, qty, channel=channel, terms=(ttl_seconds, reference, by, now)
+    )
+    if held is not None:
+        return held
     return _create(
         session,
         channel,
@@ -145,8 +137,40 @@ def reserve_at(
         ttl_seconds=ttl_seconds,
         reference=reference,
         by=by,
-        now=utcnow(),
+        now=now,
         field_of={sku: "sku"},
+    )
+
+
+def _hold_one(
+    session: Session,
+    sku: str,
+    location: Place | str,
+    qty: int,
+    *,
+    channel: str,
+    terms: tuple[int, str | None, str | None, datetime],
+) -> ReservationOut | None:
+    """One line held in one statement (location, safety stock and hold), or None when it held
+    nothing: the general path then finds out why (unknown location, expired holds, too little).
+    `terms`: ttl in seconds, reference, by whom, now."""
+    ttl_seconds, reference, by, now = terms
+    reservation_id = new_id()
+    place = ledger.hold_for_channel(
+        session, sku, location, qty, channel=channel, reference=str(reservation_id), at=now
+    )
+    if place is None:
+        return None
+    return _record(
+        session,
+        reservation_id,
+        channel,
+        {(sku, place.id): qty},
+        {place.id: place},
+        ttl_seconds=ttl_seconds,
+        reference=reference,
+        by=by,
+        now=now,
     )
 
 
