@@ -7,7 +7,8 @@ process (no HTTP parsing, no load generator), one after another; on PostgreSQL t
 work still crosses to a worker thread, as when served.
 
     python -m bench.cost                 # every scenario, SQLite and PostgreSQL
-    python -m bench.cost reserve sqlite  # one scenario on one database
+    python -m bench.cost reserve sqlite  # one scenario on one database (reserve, get_channel,
+                                         # dispatch: a round of one event, batch: per event)
 
 Needs `valgrind` (Debian: `apt install valgrind`); not part of `make bench`.
 """
@@ -27,7 +28,7 @@ import tempfile
 from collections.abc import Callable
 from typing import Any
 
-from bench import inventory
+from bench import ingest, inventory
 from bench.common import fresh_database, postgres_available, report
 from bench.http_api import admin_key
 from naadloos.api.app import create_app
@@ -35,8 +36,9 @@ from naadloos.inventory.events import StockChanged
 from naadloos.kit.events import emit
 from naadloos.kit.settings import Settings
 
-SCENARIOS = ("reserve", "get_channel", "dispatch")
+SCENARIOS = ("reserve", "get_channel", "dispatch", "batch")
 REQUESTS = 100
+BATCH = 100  # tracking messages in a `/v1/batch` request
 WARM_UP = 50
 
 
@@ -107,8 +109,13 @@ def _inner(scenario: str, database_url: str, key: str) -> None:
                                            reserved=0, allocated=0, damaged=0, available=1,
                                            cause="reserved", reference=None))  # fmt: skip
 
+    tracked = iter(ingest.messages((WARM_UP + REQUESTS) * BATCH))
+
     async def once() -> None:
-        if scenario == "get_channel":
+        if scenario == "batch":  # figures per event, not per request: see `_measure`
+            body = {"batch": [next(tracked) for _ in range(BATCH)]}
+            status = await call("POST", "/v1/batch", json.dumps(body).encode())
+        elif scenario == "get_channel":
             status = await call("GET", "/v1/channels/web", b"")
         elif scenario == "reserve":
             sku = f"SKU-{rng.randrange(inventory.RESERVE_SKUS):04d}"
@@ -157,7 +164,7 @@ def _measure(scenario: str, backend: str) -> int:
     found = re.search(r"Collected : (\d+)", done.stderr)
     if done.returncode != 0 or found is None:
         raise SystemExit(f"bench.cost: {scenario} on {backend} failed:\n{done.stderr[-2000:]}")
-    return int(found.group(1)) // REQUESTS
+    return int(found.group(1)) // (REQUESTS * (BATCH if scenario == "batch" else 1))
 
 
 def main(args: list[str]) -> None:
@@ -173,7 +180,8 @@ def main(args: list[str]) -> None:
     for backend in backends:
         for scenario in scenarios:
             per_request = _measure(scenario, backend)
-            report(f"cost.{scenario}.{backend}", per_request, "instructions/request", None)
+            unit = "instructions/event" if scenario == "batch" else "instructions/request"
+            report(f"cost.{scenario}.{backend}", per_request, unit, None)
 
 
 if __name__ == "__main__":
