@@ -258,13 +258,12 @@ class Dispatcher:
         if not batch:
             return DispatchResult()
         failed = {}
-        if self.publisher is not None:
-            outcomes = await asyncio.gather(
-                *(self.publisher.publish(e) for e in batch), return_exceptions=True
-            )
-            for envelope, outcome in zip(batch, outcomes, strict=True):
-                if isinstance(outcome, BaseException):
-                    failed[envelope.event_id] = f"publish: {type(outcome).__name__}: {outcome}"
+        outcomes = await asyncio.gather(
+            *(self.publisher.publish(e) for e in batch), return_exceptions=True
+        )
+        for envelope, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                failed[envelope.event_id] = f"publish: {type(outcome).__name__}: {outcome}"
         await in_thread(lambda: self.deliver_and_settle(batch, failed))
         return self._counted(batch, failed)
 
