@@ -11,6 +11,7 @@ from naadloos.channels import service
 from naadloos.channels.kinds import ChannelKind
 from naadloos.channels.models import Channel
 from naadloos.channels.schemas import ChannelCreate
+from naadloos.kit.db import Database
 from naadloos.kit.settings import Settings
 from naadloos.runtime import Runtime
 
@@ -91,3 +92,47 @@ def test_postgresql_urls_use_psycopg_3() -> None:
 
     assert settings.sqlalchemy_url == "postgresql+psycopg://postgres@127.0.0.1:5432/test"
     assert settings.dialect == "postgresql"
+
+
+def _backend_pid(db: Database) -> int:
+    with db.unit_of_work(write=False) as session:
+        return int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def _terminate(settings: Settings, pid: int) -> None:
+    other = Database(settings)
+    try:
+        with other.unit_of_work() as session:
+            session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    finally:
+        other.dispose()
+
+
+def test_an_idle_connection_the_server_closed_is_replaced_before_use(settings: Settings) -> None:
+    """The database restarted while the pool sat idle: the next request still works."""
+    if settings.dialect != "postgresql":
+        pytest.skip("SQLite has no server to close connections")
+    db = Database(settings.model_copy(update={"database_ping_after_idle_seconds": 0}))
+    try:
+        first = _backend_pid(db)
+        _terminate(settings, first)
+        assert _backend_pid(db) != first
+    finally:
+        db.dispose()
+
+
+def test_a_busy_connection_is_not_tested_on_every_use(settings: Settings) -> None:
+    """Within the idle limit no test query is sent: a connection the server closed meanwhile
+    fails its request once, and the pool then hands out a fresh one."""
+    if settings.dialect != "postgresql":
+        pytest.skip("SQLite has no server to close connections")
+    db = Database(settings.model_copy(update={"database_ping_after_idle_seconds": 3600}))
+    try:
+        first = _backend_pid(db)
+        _terminate(settings, first)
+        with pytest.raises(DBAPIError) as lost:
+            _backend_pid(db)
+        assert lost.value.connection_invalidated
+        assert _backend_pid(db) != first
+    finally:
+        db.dispose()

@@ -9,6 +9,7 @@ PostgreSQL are `READ ONLY`, so a read path cannot write by accident.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -18,6 +19,7 @@ from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event, 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
@@ -82,6 +84,7 @@ def present(session: Session, column: Any, values: Sequence[Any], chunk: int = 5
 
 
 _WRITE = "naadloos_write"
+_IDLE_SINCE = "naadloos_idle_since"
 AfterCommit = Callable[[Session], None]
 
 
@@ -174,8 +177,28 @@ def create_engine_for(settings: Settings) -> Engine:
         url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
-        pool_pre_ping=True,
     )
+    idle_limit = settings.database_ping_after_idle_seconds
+
+    # A connection that sat in the pool may have been closed by the server (a restart, an idle
+    # timeout, a failover): test it before use. One in steady use is not tested, which saves a
+    # round trip a request (`pool_pre_ping` tests every checkout); if the server drops it
+    # anyway, the request fails, the connection is invalidated and the next one is fresh.
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _test_if_idle(dbapi_conn: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since < idle_limit:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as error:  # a failed `SELECT 1`: not usable
+            raise DisconnectionError(f"the pooled connection failed its test: {error}") from error
+        if not alive:
+            raise DisconnectionError("the pooled connection was closed by the server")
 
     @event.listens_for(engine, "connect")
     def _postgres_session(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:

@@ -17,6 +17,8 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./naadloos.db"
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    # PostgreSQL: a pooled connection idle this long is tested before use (0: always).
+    database_ping_after_idle_seconds: float = Field(default=10.0, ge=0)
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
 
     nats_url: str | None = None
