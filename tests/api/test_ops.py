@@ -77,6 +77,22 @@ def test_openapi_documents_the_api(client: TestClient) -> None:
     assert any(p["name"] == "Idempotency-Key" for p in create["parameters"])
 
 
+def test_openapi_says_which_operations_need_an_api_key(client: TestClient) -> None:
+    """Swagger's Authorize button sends the key to exactly the operations that need one."""
+    spec = client.get("/openapi.json").json()
+
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    keyed = [spec["paths"]["/v1/reservations"]["post"], spec["paths"]["/v1/channels"]["get"]]
+    for operation in keyed:
+        assert operation["security"] == [{"HTTPBearer": []}]
+    open_ = [
+        spec["paths"]["/health"]["get"],
+        spec["paths"]["/v1/payments/{provider}/webhook"]["post"],
+    ]
+    for operation in open_:
+        assert "security" not in operation
+
+
 def test_the_docs_page_needs_no_internet(client: TestClient) -> None:
     page = client.get("/docs")
 

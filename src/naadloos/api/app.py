@@ -108,4 +108,5 @@ def create_app(
         payments_api.calling_out,
     ):
         _mount(app, router)
+    docs.declare_security(app)
     return app

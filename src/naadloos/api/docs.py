@@ -1,13 +1,19 @@
 """Interactive API docs at `/docs`, with Swagger UI served from an installed package, so the
-page works where the servers have no internet (most shop and warehouse networks)."""
+page works where the servers have no internet (most shop and warehouse networks), and the
+OpenAPI document's security: every operation that needs an API key says so."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import swagger_ui_bundle
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import HTMLResponse
+
+from naadloos.kit.auth import SECURITY_SCHEME, authenticate
 
 STATIC = "/docs/static"
 
@@ -24,3 +30,36 @@ def mount(app: FastAPI) -> None:
             swagger_css_url=f"{STATIC}/swagger-ui.css",
             swagger_favicon_url=f"{STATIC}/favicon-32x32.png",
         )
+
+
+def _needs_a_key(route: APIRoute) -> bool:
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dependency = stack.pop()
+        if dependency.call is authenticate:
+            return True
+        stack.extend(dependency.dependencies)
+    return False
+
+
+def declare_security(app: FastAPI) -> None:
+    """Add the API key scheme to the OpenAPI document and to each operation that needs a key
+    (Swagger's Authorize button sends it). FastAPI would do this for a security dependency,
+    solved on every request; the document is built once."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(
+            SECURITY_SCHEME
+        )
+        for route in app.routes:
+            if isinstance(route, APIRoute) and route.include_in_schema and _needs_a_key(route):
+                for method in route.methods or ():
+                    operation = schema["paths"][route.path_format][method.lower()]
+                    operation["security"] = [{name: []} for name in SECURITY_SCHEME]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
