@@ -6,7 +6,9 @@ worker threads so concurrent requests overlap their waits.
 
 The threads are naadloos' own: a hop through Starlette's `run_in_threadpool` (anyio) cost
 191,000 CPU instructions, through `loop.run_in_executor` 125,000, through a queue these
-threads block on 20,000 (callgrind). A PostgreSQL write request makes two hops.
+threads block on 20,000 (callgrind). A PostgreSQL write without an Idempotency-Key makes one
+hop (its commit runs in it); reads and writes with a key make two (their transaction ends in a
+hop of its own).
 """
 
 from __future__ import annotations
