@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, insert, select, update
@@ -64,24 +65,28 @@ _INSERT_LINE = Prepared(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class _Terms:
+    """What every line of one reservation shares."""
+
+    channel: str
+    ttl_seconds: int
+    reference: str | None
+    by: str | None
+    now: datetime
+
+
 def reserve(
     session: Session, data: ReservationCreate, *, by: str | None, at: datetime | None = None
 ) -> ReservationOut:
-    now = at or utcnow()
     if not channels.channel_exists(session, data.channel):
         channels.get_channel(session, data.channel, field="channel")  # raises the 404
+    terms = _Terms(data.channel, data.ttl_seconds, data.reference, by, at or utcnow())
     lines = data.all_lines()
     many = data.lines is not None
     if not many:
         line = lines[0]
-        held = _hold_one(
-            session,
-            line.sku,
-            line.location,
-            line.qty,
-            channel=data.channel,
-            terms=(data.ttl_seconds, data.reference, by, now),
-        )
+        held = _hold_one(session, line.sku, line.location, line.qty, terms)
         if held is not None:
             return held
 
@@ -97,17 +102,8 @@ def reserve(
         wanted[(line.sku, places[line.location].id)] += line.qty
         first_line.setdefault(line.sku, i)
     by_id = {place.id: place for place in places.values()}
-    return _create(
-        session,
-        data.channel,
-        wanted,
-        by_id,
-        ttl_seconds=data.ttl_seconds,
-        reference=data.reference,
-        by=by,
-        now=now,
-        field_of={sku: field(i, "sku") for sku, i in first_line.items()},
-    )
+    field_of = {sku: field(i, "sku") for sku, i in first_line.items()}
+    return _create(session, wanted, by_id, terms, field_of)
 
 
 def reserve_at(
@@ -123,70 +119,41 @@ def reserve_at(
 ) -> ReservationOut:
     """`reserve` for one line at a location the caller has already resolved and a channel it
     has already checked (a cart's line): the same hold with fewer statements."""
-    now = utcnow()
-    held = _hold_one(
-        session, sku, place, qty, channel=channel, terms=(ttl_seconds, reference, by, now)
-    )
+    terms = _Terms(channel, ttl_seconds, reference, by, utcnow())
+    held = _hold_one(session, sku, place, qty, terms)
     if held is not None:
         return held
-    return _create(
-        session,
-        channel,
-        {(sku, place.id): qty},
-        {place.id: place},
-        ttl_seconds=ttl_seconds,
-        reference=reference,
-        by=by,
-        now=now,
-        field_of={sku: "sku"},
-    )
+    return _create(session, {(sku, place.id): qty}, {place.id: place}, terms, {sku: "sku"})
 
 
 def _hold_one(
-    session: Session,
-    sku: str,
-    location: Place | str,
-    qty: int,
-    *,
-    channel: str,
-    terms: tuple[int, str | None, str | None, datetime],
+    session: Session, sku: str, location: Place | str, qty: int, terms: _Terms
 ) -> ReservationOut | None:
     """One line held in one statement (location, safety stock and hold), or None when it held
-    nothing: the general path then finds out why (unknown location, expired holds, too little).
-    `terms`: ttl in seconds, reference, by whom, now."""
-    ttl_seconds, reference, by, now = terms
+    nothing: the general path then finds out why (unknown location, expired holds, too little)."""
     reservation_id = new_id()
     place = ledger.hold_for_channel(
-        session, sku, location, qty, channel=channel, reference=str(reservation_id), at=now
+        session,
+        sku,
+        location,
+        qty,
+        channel=terms.channel,
+        reference=str(reservation_id),
+        at=terms.now,
     )
     if place is None:
         return None
-    return _record(
-        session,
-        reservation_id,
-        channel,
-        {(sku, place.id): qty},
-        {place.id: place},
-        ttl_seconds=ttl_seconds,
-        reference=reference,
-        by=by,
-        now=now,
-    )
+    return _record(session, reservation_id, {(sku, place.id): qty}, {place.id: place}, terms)
 
 
 def _create(
     session: Session,
-    channel: str,
     wanted: dict[tuple[str, int], int],
     by_id: dict[int, Place],
-    *,
-    ttl_seconds: int,
-    reference: str | None,
-    by: str | None,
-    now: datetime,
+    terms: _Terms,
     field_of: dict[str, str],
 ) -> ReservationOut:
-    held_back = safety.safety_for(session, channel, set(field_of))
+    held_back = safety.safety_for(session, terms.channel, set(field_of))
     reservation_id = new_id()
     held: set[tuple[str, int]] = set()
     # Key order: concurrent reservations wait for each other, never in a circle. A line that
@@ -199,49 +166,35 @@ def _create(
             wanted[(sku, location_id)],
             safety=held_back[sku],
             reference=str(reservation_id),
-            now=now,
+            now=terms.now,
             held=frozenset(held),
             field=field_of[sku],
         )
         held.add((sku, location_id))
-    return _record(
-        session,
-        reservation_id,
-        channel,
-        wanted,
-        by_id,
-        ttl_seconds=ttl_seconds,
-        reference=reference,
-        by=by,
-        now=now,
-    )
+    return _record(session, reservation_id, wanted, by_id, terms)
 
 
 def _record(
     session: Session,
     reservation_id: uuid.UUID,
-    channel: str,
     wanted: dict[tuple[str, int], int],
     by_id: dict[int, Place],
-    *,
-    ttl_seconds: int,
-    reference: str | None,
-    by: str | None,
-    now: datetime,
+    terms: _Terms,
 ) -> ReservationOut:
     """Write the reservation whose units are held."""
-    expires_at = now + timedelta(seconds=ttl_seconds)
+    now = terms.now
+    expires_at = now + timedelta(seconds=terms.ttl_seconds)
     _INSERT_RESERVATION.run(
         session,
         {
             "id": reservation_id,
-            "channel": channel,
+            "channel": terms.channel,
             "status": ReservationStatus.HELD.value,
-            "reference": reference,
+            "reference": terms.reference,
             "expires_at": expires_at,
             "created_at": now,
             "updated_at": now,
-            "created_by": by,
+            "created_by": terms.by,
         },
     )
     keys = sorted(wanted)
@@ -260,9 +213,9 @@ def _record(
     )
     return ReservationOut(
         id=reservation_id,
-        channel=channel,
+        channel=terms.channel,
         status=ReservationStatus.HELD,
-        reference=reference,
+        reference=terms.reference,
         expires_at=expires_at,
         lines=[
             ReservationLineOut(sku=sku, location=by_id[loc].code, qty=wanted[(sku, loc)])
