@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -108,31 +110,32 @@ def _terminate(settings: Settings, pid: int) -> None:
         other.dispose()
 
 
-def test_an_idle_connection_the_server_closed_is_replaced_before_use(settings: Settings) -> None:
-    """The database restarted while the pool sat idle: the next request still works."""
+@contextmanager
+def _postgres_pool(settings: Settings, *, ping_after_idle: float) -> Iterator[Database]:
     if settings.dialect != "postgresql":
         pytest.skip("SQLite has no server to close connections")
-    db = Database(settings.model_copy(update={"database_ping_after_idle_seconds": 0}))
+    db = Database(settings.model_copy(update={"database_ping_after_idle_seconds": ping_after_idle}))
     try:
+        yield db
+    finally:
+        db.dispose()
+
+
+def test_an_idle_connection_the_server_closed_is_replaced_before_use(settings: Settings) -> None:
+    """The database restarted while the pool sat idle: the next request still works."""
+    with _postgres_pool(settings, ping_after_idle=0) as db:
         first = _backend_pid(db)
         _terminate(settings, first)
         assert _backend_pid(db) != first
-    finally:
-        db.dispose()
 
 
 def test_a_busy_connection_is_not_tested_on_every_use(settings: Settings) -> None:
     """Within the idle limit no test query is sent: a connection the server closed meanwhile
     fails its request once, and the pool then hands out a fresh one."""
-    if settings.dialect != "postgresql":
-        pytest.skip("SQLite has no server to close connections")
-    db = Database(settings.model_copy(update={"database_ping_after_idle_seconds": 3600}))
-    try:
+    with _postgres_pool(settings, ping_after_idle=3600) as db:
         first = _backend_pid(db)
         _terminate(settings, first)
         with pytest.raises(DBAPIError) as lost:
             _backend_pid(db)
         assert lost.value.connection_invalidated
         assert _backend_pid(db) != first
-    finally:
-        db.dispose()
