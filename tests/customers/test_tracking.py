@@ -125,6 +125,33 @@ def test_different_loyalty_cards_are_never_merged(
     assert customer(client, reader, "loyalty_card:L2")["profile"]["id"] == b["profile"]["id"]
 
 
+def test_a_weak_identifier_never_joins_two_accounts_read_from_earlier_requests(
+    client: TestClient, tracker: dict[str, str], reader: dict[str, str]
+) -> None:
+    # Given two accounts, each seen in a request of its own
+    client.post(
+        "/v1/identify",
+        json={"anonymousId": "d-1", "userId": "u-1", "traits": {"email": "sam@fam.nl"}},
+        headers=tracker,
+    )
+    client.post("/v1/identify", json={"anonymousId": "d-2", "userId": "u-2"}, headers=tracker)
+
+    # When a message without any account id joins the second's device to the first's email
+    client.post(
+        "/v1/identify",
+        json={"anonymousId": "d-2", "traits": {"email": "sam@fam.nl"}},
+        headers=tracker,
+    )
+
+    # Then they stay two persons, and the device is marked shared
+    one = customer(client, reader, "user_id:u-1")["profile"]["id"]
+    two = customer(client, reader, "user_id:u-2")["profile"]["id"]
+    assert one != two
+    device = customer(client, reader, "anonymous_id:d-2")
+    assert device["identifiers"][0]["shared"] is True
+    assert device["profile"]["id"] not in (one, two)
+
+
 def test_a_retried_message_is_recorded_once(
     client: TestClient, tracker: dict[str, str], reader: dict[str, str]
 ) -> None:

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import select, text
 
-from naadloos.kit.bulk import insert_rows, update_rows
+from naadloos.kit.bulk import insert_rows, lookup, present, update_rows
 from naadloos.kit.ids import new_id
 from naadloos.kit.models import ApiKey
 from naadloos.runtime import Runtime
@@ -52,3 +52,33 @@ def test_bulk_updates_change_only_the_given_columns(runtime: Runtime) -> None:
     assert rows["a00000000001"].revoked_at == datetime(2026, 4, 1, tzinfo=UTC)
     assert rows["a00000000001"].name == "bulk"
     assert rows["b00000000001"].revoked_at is None
+
+
+def test_lookup_reads_rows_by_many_keys_as_the_orm_reads_them(runtime: Runtime) -> None:
+    # Given 600 keys, more than one statement's worth
+    rows = [key_row(prefix=f"k{i:011d}", name="even" if i % 2 == 0 else "odd") for i in range(600)]
+    with runtime.db.unit_of_work() as session:
+        insert_rows(session, ApiKey, rows)
+
+    with runtime.db.unit_of_work(write=False) as session:
+        # When they are looked up by id, with ids that match nothing among them
+        wanted = [(r["id"],) for r in rows] + [(new_id(),)]
+        by_id = lookup(session, [ApiKey.id, ApiKey.created_at, ApiKey.scopes], [ApiKey.id], wanted)
+        # and by a pair of columns, with a fixed condition
+        pairs = lookup(
+            session,
+            [ApiKey.prefix],
+            [ApiKey.name, ApiKey.prefix],
+            [("even", "k00000000000"), ("even", "k00000000001"), ("odd", "k00000000001")],
+            where='"channel" IS NULL',
+        )
+        seen = present(session, ApiKey.prefix, ["k00000000007", "nothing"])
+
+    # Then every row comes back once, typed as the ORM types it
+    assert len(by_id) == 600
+    first = next(r for r in by_id if r[0] == rows[0]["id"])
+    assert first[1] == datetime(2026, 3, 1, 12, 30, 5, 120, tzinfo=UTC)
+    assert first[2] == ["channels:read", "track"]
+    assert sorted(p for (p,) in pairs) == ["k00000000000", "k00000000001"]
+    assert seen == {"k00000000007"}
+    assert lookup(session, [ApiKey.id], [ApiKey.id], []) == []

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event, select, text
+from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -71,16 +71,6 @@ def insert_or_nothing(
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     stmt = insert(table_of(model)).values(**values).on_conflict_do_nothing().returning(returning)
     return session.execute(stmt).scalar_one_or_none()
-
-
-def present(session: Session, column: Any, values: Sequence[Any], chunk: int = 500) -> set[Any]:
-    """Which of `values` occur in `column`: one `IN` query per `chunk` values."""
-    found: set[Any] = set()
-    connection = session.connection()
-    for start in range(0, len(values), chunk):
-        query = select(column).where(column.in_(values[start : start + chunk]))
-        found.update(connection.execute(query).scalars())
-    return found
 
 
 _WRITE = "naadloos_write"

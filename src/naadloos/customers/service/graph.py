@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, tuple_, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from naadloos.customers.events import IdentifierMarkedShared
@@ -28,10 +28,23 @@ from naadloos.customers.models import (
     Person,
 )
 from naadloos.customers.service.merge import Evidence, link_row, merge_persons
-from naadloos.kit.bulk import insert_rows
+from naadloos.kit.bulk import insert_rows, lookup
 from naadloos.kit.db import table_of
 from naadloos.kit.events import emit
 from naadloos.kit.ids import new_id
+
+# The identifiers that make merge protection: strong and not shared (literals, not input).
+_STRONG_AND_OWN = '"type" IN ({}) AND "shared" = {}'.format(
+    ", ".join(f"'{t.value}'" for t in sorted(STRONG_TYPES)), "false"
+)
+
+_KNOWN_COLUMNS = (
+    Identifier.id,
+    Identifier.type,
+    Identifier.value,
+    Identifier.person_id,
+    Identifier.shared,
+)
 
 # A link that joined two persons (not one that attached a new identifier) is recorded with
 # this prefix on its rule: `merge:same_message`, `merge:alias`.
@@ -110,49 +123,70 @@ class Resolver:
         wanted = [r for r in set(refs) if r not in self._known and r not in self._absent]
         if not wanted:
             return
-        found: list[uuid.UUID] = []
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            rows = self.session.connection().execute(
-                select(
-                    Identifier.id,
-                    Identifier.type,
-                    Identifier.value,
-                    Identifier.person_id,
-                    Identifier.shared,
-                ).where(
-                    tuple_(Identifier.type, Identifier.value).in_(
-                        [(r.type.value, r.value) for r in chunk]
-                    )
-                )
+        for iid, type_, value, person_id, shared in lookup(
+            self.session,
+            _KNOWN_COLUMNS,
+            [Identifier.type, Identifier.value],
+            [(r.type.value, r.value) for r in wanted],
+        ):
+            self._known[IdentifierRef(IdentifierType(type_), value)] = KnownIdentifier(
+                iid, person_id, shared
             )
-            for row in rows:
-                ref = IdentifierRef(IdentifierType(row.type), row.value)
-                self._known[ref] = KnownIdentifier(row.id, row.person_id, row.shared)
-                if row.person_id is not None:
-                    found.append(row.person_id)
         self._absent.update(r for r in wanted if r not in self._known)
-        self._load_persons(found)
 
-    def _load_persons(self, person_ids: Iterable[uuid.UUID]) -> None:
-        missing = {p for p in person_ids if p not in self._created}
+    def prefetch(self, messages: Iterable[list[IdentifierRef]]) -> None:
+        """Read what resolving these messages needs, a statement per kind: their identifiers,
+        then the strong identifiers of the persons a strong identifier or a merge may concern
+        (a page view on a known device needs neither) and the age of persons who may merge."""
+        batch = list(messages)
+        self.preload(r for refs in batch for r in refs)
+        strong: set[uuid.UUID] = set()
+        aged: set[uuid.UUID] = set()
+        for refs in batch:
+            persons = {
+                k.person_id
+                for k in (self._known.get(r) for r in refs)
+                if k is not None and k.person_id is not None and not k.shared
+            }
+            if len(persons) > 1:
+                aged |= persons
+            if len(persons) > 1 or any(r.type in STRONG_TYPES for r in refs):
+                strong |= persons
+        self._load_strong(strong)
+        self._load_created(aged)
+
+    def _load_strong(self, person_ids: Iterable[uuid.UUID]) -> None:
+        missing = [p for p in set(person_ids) if p not in self._strong]
         if not missing:
             return
-        connection = self.session.connection()
-        for pid, created in connection.execute(
-            select(Person.id, Person.created_at).where(Person.id.in_(missing))
+        for pid in missing:
+            self._strong[pid] = {}
+        for owner, type_, value in lookup(
+            self.session,
+            [Identifier.person_id, Identifier.type, Identifier.value],
+            [Identifier.person_id],
+            [(p,) for p in missing],
+            where=_STRONG_AND_OWN,
+        ):
+            self._strong[owner][IdentifierType(type_)] = value
+
+    def _load_created(self, person_ids: Iterable[uuid.UUID]) -> None:
+        missing = [p for p in set(person_ids) if p not in self._created]
+        for pid, created in lookup(
+            self.session, [Person.id, Person.created_at], [Person.id], [(p,) for p in missing]
         ):
             self._created[pid] = created
-            self._strong[pid] = {}
-        for owner, type_, value in connection.execute(
-            select(Identifier.person_id, Identifier.type, Identifier.value).where(
-                Identifier.person_id.in_(missing),
-                Identifier.type.in_([t.value for t in STRONG_TYPES]),
-                Identifier.shared.is_(False),
-            )
-        ):
-            if owner is not None:
-                self._strong[owner][IdentifierType(type_)] = value
+
+    def _strong_of(self, person: uuid.UUID) -> dict[IdentifierType, str]:
+        """The strong identifiers a person holds (read when first needed)."""
+        if person not in self._strong:
+            self._load_strong([person])
+        return self._strong[person]
+
+    def _created_of(self, person: uuid.UUID) -> datetime:
+        if person not in self._created:
+            self._load_created([person])
+        return self._created[person]
 
     def current_person(self, person_id: uuid.UUID) -> uuid.UUID:
         """Where a person of this batch lives now (a later message may have merged it)."""
@@ -186,7 +220,7 @@ class Resolver:
                     continue
                 person, person_ref = other, ref
             elif other != person and person_ref is not None:
-                if self._conflicts(other, {**self._strong.get(person, {}), **strong_in_message}):
+                if self._conflicts(other, {**self._strong_of(person), **strong_in_message}):
                     self._share_or_skip(ref, found, "used by persons with different accounts")
                     continue
                 # A value that has joined too many persons lately (the shop's phone number typed
@@ -234,7 +268,9 @@ class Resolver:
         return int(merges.scalar_one()) >= limit
 
     def _conflicts(self, person: uuid.UUID, strong: dict[IdentifierType, str]) -> bool:
-        held = self._strong.get(person, {})
+        if not strong:
+            return False
+        held = self._strong_of(person)
         return any(t in held and held[t] != v for t, v in strong.items())
 
     def _share_or_skip(self, ref: IdentifierRef, found: KnownIdentifier, reason: str) -> None:
@@ -299,7 +335,7 @@ class Resolver:
                 }
             )
             if ref.type in STRONG_TYPES:
-                self._strong.setdefault(person, {})[ref.type] = ref.value
+                self._strong_of(person)[ref.type] = ref.value
         mine = [
             r for r in ordered if self._known[r].person_id == person and not self._known[r].shared
         ]
@@ -329,7 +365,7 @@ class Resolver:
     ) -> uuid.UUID:
         """Merge two persons into the older one; returns the survivor."""
         self.flush()
-        older_first = self._created[a] <= self._created[b]
+        older_first = self._created_of(a) <= self._created_of(b)
         survivor, merged = (a, b) if older_first else (b, a)
         merge_persons(
             self.session,
@@ -346,5 +382,5 @@ class Resolver:
             if new == merged:
                 self._merged[old] = survivor
         self._merged[merged] = survivor
-        self._strong[survivor] = {**self._strong.get(merged, {}), **self._strong.get(survivor, {})}
+        self._strong[survivor] = {**self._strong_of(merged), **self._strong_of(survivor)}
         return survivor

@@ -23,8 +23,7 @@ from naadloos.customers.models import (
     Suppression,
 )
 from naadloos.customers.service.profiles import get_person
-from naadloos.kit.bulk import insert_rows
-from naadloos.kit.db import present
+from naadloos.kit.bulk import insert_rows, present
 from naadloos.kit.events import emit, forget
 from naadloos.kit.time import utcnow
 

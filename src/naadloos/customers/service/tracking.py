@@ -29,8 +29,8 @@ from naadloos.customers.service import match, privacy, profiles
 from naadloos.customers.service import traits as trait_rules
 from naadloos.customers.service.graph import Resolver, lock_identifiers
 from naadloos.customers.service.merge import Evidence
-from naadloos.kit.bulk import insert_rows, update_rows
-from naadloos.kit.db import insert_or_nothing, present
+from naadloos.kit.bulk import insert_rows, present, update_rows
+from naadloos.kit.db import insert_or_nothing
 from naadloos.kit.errors import NotFound
 from naadloos.kit.ids import new_id
 from naadloos.kit.time import as_utc, utcnow
@@ -292,7 +292,7 @@ def _record(
     refs = [ref for item in accepted for ref in item.refs]
     lock_identifiers(session, refs)
     resolver = Resolver(session)
-    resolver.preload(refs)
+    resolver.prefetch(item.refs for item in accepted)
     events: list[dict[str, Any]] = []
     touched: dict[uuid.UUID, _Touch] = {}
     for item in accepted:
