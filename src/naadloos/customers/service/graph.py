@@ -188,6 +188,10 @@ class Resolver:
             self._load_created([person])
         return self._created[person]
 
+    def survivors(self) -> set[uuid.UUID]:
+        """The persons that merges of this batch merged others into."""
+        return set(self._merged.values())
+
     def current_person(self, person_id: uuid.UUID) -> uuid.UUID:
         """Where a person of this batch lives now (a later message may have merged it)."""
         return self._merged.get(person_id, person_id)

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -29,7 +30,7 @@ from naadloos.customers.service import match, privacy, profiles
 from naadloos.customers.service import traits as trait_rules
 from naadloos.customers.service.graph import Resolver, lock_identifiers
 from naadloos.customers.service.merge import Evidence
-from naadloos.kit.bulk import insert_rows, present, update_rows
+from naadloos.kit.bulk import insert_rows, lookup, present, update_rows
 from naadloos.kit.db import insert_or_nothing
 from naadloos.kit.errors import NotFound
 from naadloos.kit.ids import new_id
@@ -83,13 +84,25 @@ def identifiers_of(message: TrackingMessage) -> list[IdentifierRef]:
                 found.append((kind, traits[key]))
     refs: list[IdentifierRef] = []
     for type_, raw in found:
-        try:
-            ref = parse_ref(type_, raw)
-        except InvalidIdentifier:
-            continue
-        if not ref.policy.blocks(ref.value) and ref not in refs:
+        ref = _usable_ref(type_, raw) if isinstance(raw, str) else _usable_value(type_, raw)
+        if ref is not None and ref not in refs:
             refs.append(ref)
     return refs
+
+
+def _usable_value(type_: str, raw: object) -> IdentifierRef | None:
+    """`raw` normalised as an identifier of `type_`; None when invalid or blocked."""
+    try:
+        ref = parse_ref(type_, raw)
+    except InvalidIdentifier:
+        return None
+    return None if ref.policy.blocks(ref.value) else ref
+
+
+# The same devices and accounts come back in batch after batch; policies never change while
+# the process runs, so what a text normalises to (an email validated, a phone number parsed)
+# is worked out once.
+_usable_ref = lru_cache(maxsize=32_768)(_usable_value)
 
 
 def _reject(index: int, raw: dict[str, Any], code: str, detail: str) -> RejectedMessage:
@@ -335,58 +348,68 @@ def _record(
         target.channels |= touch.channels
         target.traits += touch.traits
     # Persons made by this batch get their profile before they are written; others are updated.
+    # Persons whose name, birth date, address, email or phone changed are matched online, and
+    # so are the survivors of merges (they hold more than before).
+    to_match = resolver.survivors()
     for pid, row in resolver.pending_persons.items():
         if pid in merged:
             _apply(row, merged.pop(pid), received_at)
+            if match.MATCH_TRAITS.intersection(row["traits"]):
+                to_match.add(pid)
     resolver.flush()
     insert_rows(session, CustomerEvent, events)
     if merged:
-        _update_profiles(session, merged, received_at)
-    # Persons whose name, birth date, address, email or phone changed are matched online.
-    to_match = [
-        pid
-        for pid, touch in touched.items()
-        if any(match.MATCH_TRAITS.intersection(traits) for traits, _ in touch.traits)
-    ]
+        to_match |= _update_profiles(session, merged, received_at)
     if to_match:
-        match.refresh(
-            session, {current(p) for p in to_match}, thresholds=thresholds, at=received_at
-        )
+        match.refresh(session, to_match, thresholds=thresholds, at=received_at)
 
 
 def _apply(row: dict[str, Any], touch: _Touch, now: datetime) -> None:
-    """Fold what a batch did into a person's row (a dict of the persons table's columns)."""
-    traits, times = dict(row["traits"]), dict(row["trait_times"])
-    for new, at in touch.traits:
-        trait_rules.apply(traits, times, new, at)
+    """Fold what a batch did into a person's row (a dict of the persons table's columns; the
+    traits and their times only when the batch brought traits)."""
+    if touch.traits:
+        traits, times = dict(row["traits"]), dict(row["trait_times"])
+        for new, at in touch.traits:
+            trait_rules.apply(traits, times, new, at)
+        row["traits"], row["trait_times"] = traits, times
     row["first_seen_at"] = min(touch.first, row["first_seen_at"] or touch.first)
     row["last_seen_at"] = max(touch.last, row["last_seen_at"] or touch.last)
     row["channels"] = sorted(set(row["channels"]) | touch.channels)
-    row["traits"], row["trait_times"], row["updated_at"] = traits, times, now
+    row["updated_at"] = now
 
 
-_PROFILE_COLUMNS = ("first_seen_at", "last_seen_at", "channels", "traits", "trait_times")
+_SEEN_COLUMNS = ("first_seen_at", "last_seen_at", "channels")
+_TRAIT_COLUMNS = ("traits", "trait_times")
 
 
-def _update_profiles(session: Session, touched: dict[uuid.UUID, _Touch], now: datetime) -> None:
-    """Fold a batch into existing persons: one read, then one executemany per set of changed
-    columns (most returning visitors change only when they were last seen)."""
-    rows = session.connection().execute(
-        select(Person.id, *(getattr(Person, c) for c in _PROFILE_COLUMNS)).where(
-            Person.id.in_(list(touched))
-        )
-    )
+def _update_profiles(
+    session: Session, touched: dict[uuid.UUID, _Touch], now: datetime
+) -> set[uuid.UUID]:
+    """Fold a batch into existing persons: a read of what it can change (the traits only of
+    persons it brought traits for), then one executemany per set of changed columns (most
+    returning visitors change only when they were last seen). Returns the persons whose
+    matching traits changed."""
+    rematch: set[uuid.UUID] = set()
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in rows:
-        before = dict(zip(_PROFILE_COLUMNS, row[1:], strict=True))
-        after = dict(before)
-        _apply(after, touched[row.id], now)
-        changed = tuple(c for c in _PROFILE_COLUMNS if after[c] != before[c])
-        if changed:
-            values = {c: after[c] for c in changed}
-            groups.setdefault(changed, []).append({**values, "updated_at": now, "id": row.id})
+    seen_only = [(p,) for p, touch in touched.items() if not touch.traits]
+    with_traits = [(p,) for p, touch in touched.items() if touch.traits]
+    for names, ids in ((_SEEN_COLUMNS, seen_only), (_SEEN_COLUMNS + _TRAIT_COLUMNS, with_traits)):
+        columns = [Person.id, *(getattr(Person, c) for c in names)]
+        for row in lookup(session, columns, [Person.id], ids):
+            pid, before = row[0], dict(zip(names, row[1:], strict=True))
+            after = dict(before)
+            _apply(after, touched[pid], now)
+            changed = tuple(c for c in names if after[c] != before[c])
+            if "traits" in changed and any(
+                before["traits"].get(t) != after["traits"].get(t) for t in match.MATCH_TRAITS
+            ):
+                rematch.add(pid)
+            if changed:
+                values = {c: after[c] for c in changed}
+                groups.setdefault(changed, []).append({**values, "updated_at": now, "id": pid})
     for group in groups.values():
         update_rows(session, Person, "id", group)
+    return rematch
 
 
 def record_activity(
