@@ -20,7 +20,7 @@ from naadloos.customers import matching
 from naadloos.customers.identifiers import POLICIES, STRONG_TYPES, IdentifierType
 from naadloos.customers.models import Identifier, MatchKey, MatchSuggestion, Person
 from naadloos.customers.service.merge import Evidence, merge_persons
-from naadloos.kit.bulk import insert_rows
+from naadloos.kit.bulk import insert_rows, lookup
 from naadloos.kit.db import insert_or_nothing
 from naadloos.kit.errors import Conflict, NotFound
 from naadloos.kit.ids import new_id
@@ -71,46 +71,46 @@ class Outcome:
 
 
 def _load(session: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, _Person]:
-    wanted = list(set(ids))
-    connection = session.connection()
     persons = {
-        row.id: row
-        for row in connection.execute(
-            select(Person.id, Person.created_at, Person.traits).where(
-                Person.id.in_(wanted), Person.merged_into_id.is_(None)
-            )
+        pid: (created, traits)
+        for pid, created, traits in lookup(
+            session,
+            [Person.id, Person.created_at, Person.traits],
+            [Person.id],
+            [(p,) for p in set(ids)],
+            where='"merged_into_id" IS NULL',
         )
     }
     emails: dict[uuid.UUID, set[str]] = {p: set() for p in persons}
     phones: dict[uuid.UUID, set[str]] = {p: set() for p in persons}
     strong: dict[uuid.UUID, dict[str, str]] = {p: {} for p in persons}
     best: dict[uuid.UUID, tuple[int, uuid.UUID]] = {}
-    for row in connection.execute(
-        select(Identifier.id, Identifier.person_id, Identifier.type, Identifier.value).where(
-            Identifier.person_id.in_(list(persons)), Identifier.shared.is_(False)
-        )
+    for iid, owner, type_, value in lookup(
+        session,
+        [Identifier.id, Identifier.person_id, Identifier.type, Identifier.value],
+        [Identifier.person_id],
+        [(p,) for p in persons],
+        where='"shared" = false',
     ):
-        if row.person_id is None:
-            continue
-        kind = IdentifierType(row.type)
+        kind = IdentifierType(type_)
         if kind is IdentifierType.EMAIL:
-            emails[row.person_id].add(row.value)
+            emails[owner].add(value)
         elif kind in (IdentifierType.PHONE, IdentifierType.WHATSAPP):
-            phones[row.person_id].add(row.value)
+            phones[owner].add(value)
         if kind in STRONG_TYPES:
-            strong[row.person_id][kind.value] = row.value
+            strong[owner][kind.value] = value
         rank = POLICIES[kind].priority
-        if row.person_id not in best or rank > best[row.person_id][0]:
-            best[row.person_id] = (rank, row.id)
+        if owner not in best or rank > best[owner][0]:
+            best[owner] = (rank, iid)
     return {
         pid: _Person(
             id=pid,
-            created_at=row.created_at,
-            features=matching.Features.of(row.traits or {}, emails[pid], phones[pid]),
+            created_at=created,
+            features=matching.Features.of(traits or {}, emails[pid], phones[pid]),
             strong=strong[pid],
             best_identifier=best[pid][1] if pid in best else None,
         )
-        for pid, row in persons.items()
+        for pid, (created, traits) in persons.items()
     }
 
 
@@ -152,13 +152,10 @@ def refresh(
     keys = _keys(session, people)
     wanted = sorted({k for ks in keys.values() for k in ks})
     sharing: dict[str, list[uuid.UUID]] = {}
-    for start in range(0, len(wanted), 500):
-        for key, pid in session.connection().execute(
-            select(MatchKey.key, MatchKey.person_id).where(
-                MatchKey.key.in_(wanted[start : start + 500])
-            )
-        ):
-            sharing.setdefault(key, []).append(pid)
+    for key, pid in lookup(
+        session, [MatchKey.key, MatchKey.person_id], [MatchKey.key], [(k,) for k in wanted]
+    ):
+        sharing.setdefault(key, []).append(pid)
     candidates = {c for k in wanted for c in sharing.get(k, [])[:MAX_CANDIDATES_PER_KEY]}
     known = {**_load(session, candidates - set(people)), **people}
     decided = _decided_pairs(session, list(known))
@@ -218,10 +215,12 @@ def _decided_pairs(session: Session, ids: list[uuid.UUID]) -> set[tuple[uuid.UUI
     if not ids:
         return set()
     # Pending pairs are looked at again (the thresholds may have changed); decided ones never.
-    rows = session.connection().execute(
-        select(MatchSuggestion.person_a, MatchSuggestion.person_b).where(
-            MatchSuggestion.person_a.in_(ids), MatchSuggestion.status != PENDING
-        )
+    rows = lookup(
+        session,
+        [MatchSuggestion.person_a, MatchSuggestion.person_b],
+        [MatchSuggestion.person_a],
+        [(i,) for i in ids],
+        where=f"\"status\" != '{PENDING}'",
     )
     return {(a, b) for a, b in rows}
 
