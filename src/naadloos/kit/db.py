@@ -24,6 +24,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
+from naadloos.kit.checkpoints import BACKSTOP_PAGES, INLINE_PAGES, Checkpointer
 from naadloos.kit.settings import Settings
 from naadloos.kit.time import as_utc
 
@@ -95,6 +96,12 @@ class Database:
         self._read_sessions = sessionmaker(read_engine, expire_on_commit=False)
         self._after_commit: list[AfterCommit] = []
         event.listen(self._write_sessions, "after_commit", self._run_after_commit)
+        self.checkpointer: Checkpointer | None = None
+        if self.dialect == "sqlite" and settings.sqlite_checkpoint_seconds:
+            # A file: settings refuse an in-memory database.
+            path = str(self.engine.url.database)
+            self.checkpointer = Checkpointer(path, settings.sqlite_checkpoint_seconds)
+            self.checkpointer.start()
 
     def on_commit(self, hook: AfterCommit) -> None:
         """Call `hook(session)` after each committed write transaction (to wake the dispatcher)."""
@@ -127,6 +134,8 @@ class Database:
             conn.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self.engine.dispose()
 
 
@@ -141,6 +150,7 @@ def create_engine_for(settings: Settings) -> Engine:
             max_overflow=settings.database_pool_size,
         )
         busy_ms = settings.sqlite_busy_timeout_ms
+        checkpoint_pages = BACKSTOP_PAGES if settings.sqlite_checkpoint_seconds else INLINE_PAGES
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
@@ -149,9 +159,10 @@ def create_engine_for(settings: Settings) -> Engine:
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            # Fewer, larger checkpoints and a 16 MB page cache a connection: write bursts
-            # (tracking batches) checkpoint less often and index pages stay in memory.
-            cursor.execute("PRAGMA wal_autocheckpoint=4000")
+            # Checkpoints run on a thread of their own (kit.checkpoints); a request
+            # checkpoints only as a backstop. A 16 MB page cache a connection keeps index
+            # pages in memory.
+            cursor.execute(f"PRAGMA wal_autocheckpoint={checkpoint_pages}")
             cursor.execute("PRAGMA cache_size=-16384")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")

@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     # PostgreSQL: a pooled connection idle this long is tested before use (0: always).
     database_ping_after_idle_seconds: float = Field(default=10.0, ge=0)
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+    # SQLite: checkpoint the write-ahead log this often on a thread of its own (0: inside
+    # the commit that fills it, as SQLite does by itself).
+    sqlite_checkpoint_seconds: float = Field(default=1.0, ge=0)
 
     nats_url: str | None = None
     nats_stream: str = "NAADLOOS"
