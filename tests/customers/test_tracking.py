@@ -152,6 +152,24 @@ def test_a_weak_identifier_never_joins_two_accounts_read_from_earlier_requests(
     assert device["profile"]["id"] not in (one, two)
 
 
+def test_first_and_last_seen_follow_the_event_times_in_whatever_order_they_arrive(
+    client: TestClient, tracker: dict[str, str], reader: dict[str, str]
+) -> None:
+    def page(day: int) -> dict[str, str]:
+        return {"type": "page", "anonymousId": "v-1", "timestamp": f"2026-03-0{day}T10:00:00Z"}
+
+    # Given a visitor seen on 3 March
+    client.post("/v1/batch", json={"batch": [page(3)]}, headers=tracker)
+    # When messages of 5 and 1 March come in one batch (an app that was offline), then 2 March
+    client.post("/v1/batch", json={"batch": [page(5), page(1)]}, headers=tracker)
+    client.post("/v1/batch", json={"batch": [page(2)]}, headers=tracker)
+
+    # Then the profile says when the visitor was first and last seen, not when we heard of it
+    profile = customer(client, reader, "anonymous_id:v-1")["profile"]
+    assert profile["first_seen_at"].startswith("2026-03-01T10:00:00")
+    assert profile["last_seen_at"].startswith("2026-03-05T10:00:00")
+
+
 def test_a_retried_message_is_recorded_once(
     client: TestClient, tracker: dict[str, str], reader: dict[str, str]
 ) -> None:

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from naadloos.channels import service as channels
@@ -31,9 +31,10 @@ from naadloos.customers.service import traits as trait_rules
 from naadloos.customers.service.graph import Resolver, lock_identifiers
 from naadloos.customers.service.merge import Evidence
 from naadloos.kit.bulk import insert_rows, lookup, present, update_rows
-from naadloos.kit.db import insert_or_nothing
+from naadloos.kit.db import UTCDateTime, insert_or_nothing, table_of
 from naadloos.kit.errors import NotFound
 from naadloos.kit.ids import new_id
+from naadloos.kit.prepared import Prepared
 from naadloos.kit.time import as_utc, utcnow
 
 DEFAULT_THRESHOLDS = match.Thresholds()
@@ -364,49 +365,78 @@ def _record(
         match.refresh(session, to_match, thresholds=thresholds, at=received_at)
 
 
-def _apply(row: dict[str, Any], touch: _Touch, now: datetime) -> None:
-    """Fold what a batch did into a person's row (a dict of the persons table's columns; the
-    traits and their times only when the batch brought traits)."""
+def _fold(row: dict[str, Any], touch: _Touch) -> None:
+    """Fold the channels and traits a batch brought into a person's columns (a dict; the
+    traits and their times only when it brought traits)."""
     if touch.traits:
         traits, times = dict(row["traits"]), dict(row["trait_times"])
         for new, at in touch.traits:
             trait_rules.apply(traits, times, new, at)
         row["traits"], row["trait_times"] = traits, times
+    row["channels"] = sorted(set(row["channels"]) | touch.channels)
+
+
+def _apply(row: dict[str, Any], touch: _Touch, now: datetime) -> None:
+    """Fold what a batch did into the row of a person it made (every column of the table)."""
+    _fold(row, touch)
     row["first_seen_at"] = min(touch.first, row["first_seen_at"] or touch.first)
     row["last_seen_at"] = max(touch.last, row["last_seen_at"] or touch.last)
-    row["channels"] = sorted(set(row["channels"]) | touch.channels)
     row["updated_at"] = now
 
 
-_SEEN_COLUMNS = ("first_seen_at", "last_seen_at", "channels")
-_TRAIT_COLUMNS = ("traits", "trait_times")
+def _later(column: Any, value: Any, *, earliest: bool) -> Any:
+    """`value` where it is earlier (or later) than what `column` holds or the column is empty."""
+    beats = column > value if earliest else column < value
+    return case((or_(column.is_(None), beats), value), else_=column)
+
+
+# When a person was first and last seen is folded in by the database itself: no read, and two
+# batches of one person at once cannot put back each other's times.
+_FOLD_SEEN = Prepared(
+    update(table_of(Person))
+    .where(Person.id == bindparam("person"))
+    .values(
+        first_seen_at=_later(
+            Person.first_seen_at, bindparam("first", type_=UTCDateTime), earliest=True
+        ),
+        last_seen_at=_later(
+            Person.last_seen_at, bindparam("last", type_=UTCDateTime), earliest=False
+        ),
+        updated_at=bindparam("now", type_=UTCDateTime),
+    )
+)
+_CHANNELS = ("channels",)
+_TRAITS = ("channels", "traits", "trait_times")
 
 
 def _update_profiles(
     session: Session, touched: dict[uuid.UUID, _Touch], now: datetime
 ) -> set[uuid.UUID]:
-    """Fold a batch into existing persons: a read of what it can change (the traits only of
-    persons it brought traits for), then one executemany per set of changed columns (most
-    returning visitors change only when they were last seen). Returns the persons whose
-    matching traits changed."""
+    """Fold a batch into existing persons: when they were seen in one executemany without a
+    read; where (channels) and their traits read only for the persons the batch brought a
+    channel or traits for, and written where they changed. Returns the persons whose matching
+    traits changed."""
+    _FOLD_SEEN.run_many(
+        session,
+        [{"person": p, "first": t.first, "last": t.last, "now": now} for p, t in touched.items()],
+    )
     rematch: set[uuid.UUID] = set()
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    seen_only = [(p,) for p, touch in touched.items() if not touch.traits]
-    with_traits = [(p,) for p, touch in touched.items() if touch.traits]
-    for names, ids in ((_SEEN_COLUMNS, seen_only), (_SEEN_COLUMNS + _TRAIT_COLUMNS, with_traits)):
+    channels_only = [(p,) for p, t in touched.items() if t.channels and not t.traits]
+    with_traits = [(p,) for p, t in touched.items() if t.traits]
+    for names, ids in ((_CHANNELS, channels_only), (_TRAITS, with_traits)):
         columns = [Person.id, *(getattr(Person, c) for c in names)]
         for row in lookup(session, columns, [Person.id], ids):
             pid, before = row[0], dict(zip(names, row[1:], strict=True))
             after = dict(before)
-            _apply(after, touched[pid], now)
+            _fold(after, touched[pid])
             changed = tuple(c for c in names if after[c] != before[c])
             if "traits" in changed and any(
                 before["traits"].get(t) != after["traits"].get(t) for t in match.MATCH_TRAITS
             ):
                 rematch.add(pid)
             if changed:
-                values = {c: after[c] for c in changed}
-                groups.setdefault(changed, []).append({**values, "updated_at": now, "id": pid})
+                groups.setdefault(changed, []).append({**{c: after[c] for c in changed}, "id": pid})
     for group in groups.values():
         update_rows(session, Person, "id", group)
     return rematch
