@@ -6,14 +6,15 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import DateTime, func, select, text
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.exc import DBAPIError
 
 from naadloos.channels import service
 from naadloos.channels.kinds import ChannelKind
 from naadloos.channels.models import Channel
 from naadloos.channels.schemas import ChannelCreate
-from naadloos.kit.db import Database
+from naadloos.kit.db import Database, UTCDateTime
 from naadloos.kit.settings import Settings
 from naadloos.runtime import Runtime
 
@@ -139,3 +140,26 @@ def test_a_busy_connection_is_not_tested_on_every_use(settings: Settings) -> Non
             _backend_pid(db)
         assert lost.value.connection_invalidated
         assert _backend_pid(db) != first
+
+
+def test_sqlite_timestamps_are_stored_as_sqlalchemy_stores_them() -> None:
+    """naadloos writes SQLite timestamps with `isoformat`, SQLAlchemy with its own format: the
+    text must be the same (text order is time order, old rows read back), and read back too."""
+    dialect = sqlite_dialect()
+    ours = UTCDateTime().dialect_impl(dialect)
+    theirs = DateTime().dialect_impl(dialect).bind_processor(dialect)
+    ours_in, ours_out = ours.bind_processor(dialect), ours.result_processor(dialect, None)
+    assert theirs is not None
+    assert ours_in is not None
+    assert ours_out is not None
+    for moment in (
+        datetime(2026, 3, 1, 12, 30, 5, 120, tzinfo=UTC),
+        datetime(2026, 3, 1, 13, 30, tzinfo=timezone(timedelta(hours=1))),
+        datetime(999, 1, 2, 3, 4, 5, 999_999, tzinfo=UTC),
+    ):
+        assert ours_in(moment) == theirs(moment.astimezone(UTC).replace(tzinfo=None))
+        assert ours_out(ours_in(moment)) == moment
+    # Text SQLite wrote itself (CURRENT_TIMESTAMP) reads back as UTC too.
+    assert ours_out("2026-03-01 12:30:05") == datetime(2026, 3, 1, 12, 30, 5, tzinfo=UTC)
+    with pytest.raises(ValueError, match="naive"):
+        ours_in(datetime(2026, 3, 1))  # noqa: DTZ001 - the mistake being refused

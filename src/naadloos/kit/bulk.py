@@ -21,7 +21,7 @@ from sqlalchemy import JSON, Boolean, Column, Table, Uuid
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from naadloos.kit.db import Base, UTCDateTime, table_of
+from naadloos.kit.db import Base, UTCDateTime, sqlite_timestamp, table_of
 
 Convert = Callable[[Any], Any]
 
@@ -32,12 +32,6 @@ def _same(value: Any) -> Any:
 
 def _sqlite_uuid(value: uuid.UUID | None) -> str | None:
     return None if value is None else value.hex
-
-
-def _sqlite_datetime(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _sqlite_bool(value: bool | None) -> int | None:
@@ -59,7 +53,7 @@ def _pg_datetime(value: datetime | None) -> datetime | None:
 _CONVERTERS: dict[str, tuple[tuple[type[Any], Convert], ...]] = {
     "sqlite": (
         (Uuid, _sqlite_uuid),
-        (UTCDateTime, _sqlite_datetime),
+        (UTCDateTime, sqlite_timestamp),
         (JSON, _sqlite_json),
         (Boolean, _sqlite_bool),
     ),

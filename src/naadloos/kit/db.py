@@ -12,13 +12,13 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -56,6 +56,36 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return None if value is None else as_utc(value)
+
+    # On SQLite a timestamp is text; SQLAlchemy's DateTime formats and parses it field by
+    # field in Python, the C `isoformat`/`fromisoformat` do the same in a tenth of the time.
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        if dialect.name == "sqlite":
+            return sqlite_timestamp
+        return super().bind_processor(dialect)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
+        if dialect.name == "sqlite":
+            return _from_sqlite_timestamp
+        return super().result_processor(dialect, coltype)
+
+
+def sqlite_timestamp(value: datetime | None) -> str | None:
+    """A UTC timestamp as SQLite stores it: `2026-03-01 12:30:05.000120`, as SQLAlchemy's
+    DateTime writes it (so that text order is time order)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _from_sqlite_timestamp(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    return as_utc(datetime.fromisoformat(value))
 
 
 def table_of(model: type[Base]) -> Table:
