@@ -39,7 +39,11 @@ def _sqlite_bool(value: bool | None) -> int | None:
 
 
 def _sqlite_json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value)
+    if value is None:
+        return None
+    if not value and type(value) is dict:  # most events' traits and context
+        return "{}"
+    return json.dumps(value)
 
 
 def _pg_json(value: Any) -> Any:
