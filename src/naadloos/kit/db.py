@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event, text
@@ -25,6 +26,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 from naadloos.kit.checkpoints import BACKSTOP_PAGES, INLINE_PAGES, Checkpointer
+from naadloos.kit.prepared import Prepared
 from naadloos.kit.settings import Settings
 from naadloos.kit.time import as_utc
 
@@ -98,10 +100,34 @@ def insert_or_nothing(
 ) -> Any | None:
     """`INSERT ... ON CONFLICT DO NOTHING RETURNING`: the returned column if the row was
     inserted, None if it existed. On PostgreSQL it waits for a concurrent insert of the same key
-    to commit or roll back, and never aborts the transaction."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(table_of(model)).values(**values).on_conflict_do_nothing().returning(returning)
-    return session.execute(stmt).scalar_one_or_none()
+    to commit or roll back, and never aborts the transaction. Pending ORM changes are flushed
+    first, as `Session.execute` would."""
+    dialect = session.get_bind().dialect
+    column = returning.expression if hasattr(returning, "expression") else returning
+    prepared = _insert_or_nothing(table_of(model), tuple(values), column.name, dialect)
+    if prepared is None:  # a column with a Python-side default was left out: SQLAlchemy's way
+        insert = pg_insert if dialect.name == "postgresql" else sqlite_insert
+        stmt = insert(table_of(model)).values(**values).on_conflict_do_nothing().returning(column)
+        return session.execute(stmt).scalar_one_or_none()
+    session.flush()
+    row = prepared.first(session, values)
+    return None if row is None else row[0]
+
+
+@lru_cache(maxsize=128)
+def _insert_or_nothing(
+    table: Table, columns: tuple[str, ...], returning: str, dialect: Dialect
+) -> Prepared | None:
+    """The statement compiled once for these columns (see kit.prepared), or None when it needs
+    SQLAlchemy's execution (Python-side defaults of the columns left out)."""
+    insert = pg_insert if dialect.name == "postgresql" else sqlite_insert
+    statement = insert(table).on_conflict_do_nothing().returning(table.c[returning])
+    prepared = Prepared(statement, columns=columns)
+    try:
+        prepared.compile_for(dialect)
+    except ValueError:
+        return None
+    return prepared
 
 
 _WRITE = "naadloos_write"

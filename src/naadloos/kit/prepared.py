@@ -46,6 +46,10 @@ class Prepared:
         self.columns = list(columns) if columns is not None else None
         self._plans: dict[str, _Plan] = {}
 
+    def compile_for(self, dialect: Dialect) -> None:
+        """Compile for `dialect` now: ValueError if the statement cannot be prepared."""
+        self._plan(dialect)
+
     def _plan(self, dialect: Dialect) -> _Plan:
         plan = self._plans.get(dialect.name)
         if plan is None:
