@@ -8,7 +8,8 @@ work still crosses to a worker thread, as when served.
 
     python -m bench.cost                 # every scenario, SQLite and PostgreSQL
     python -m bench.cost reserve sqlite  # one scenario on one database (reserve, get_channel,
-                                         # dispatch: a round of one event, batch: per event)
+                                         # dispatch: a round of one event, batch: per event,
+                                         # checkout: cart, two lines, collect checkout)
 
 Needs `valgrind` (Debian: `apt install valgrind`); not part of `make bench`.
 """
@@ -28,7 +29,7 @@ import tempfile
 from collections.abc import Callable
 from typing import Any
 
-from bench import ingest, inventory
+from bench import checkout, ingest, inventory
 from bench.common import fresh_database, postgres_available, report
 from bench.http_api import admin_key
 from naadloos.api.app import create_app
@@ -36,7 +37,7 @@ from naadloos.inventory.events import StockChanged
 from naadloos.kit.events import emit
 from naadloos.kit.settings import Settings
 
-SCENARIOS = ("reserve", "get_channel", "dispatch", "batch")
+SCENARIOS = ("reserve", "get_channel", "dispatch", "batch", "checkout")
 REQUESTS = 100
 BATCH = 100  # tracking messages in a `/v1/batch` request
 WARM_UP = 50
@@ -48,12 +49,19 @@ def _toggle(on: bool) -> None:
     subprocess.run(control, check=False, stdout=subprocess.DEVNULL)
 
 
-def _asgi_caller(app: Any, key: str) -> Callable[[str, str, bytes], Any]:
-    """An awaitable that sends one request to the app and returns its status."""
+def _asgi_caller(app: Any, key: str) -> Callable[..., Any]:
+    """An awaitable that sends one request to the app and returns its status; `body` (a list)
+    receives the response's body."""
     auth = f"Bearer {key}".encode()
 
-    async def call(method: str, path: str, body: bytes) -> int:
-        headers = [(b"host", b"bench"), (b"authorization", auth)]
+    async def call(
+        method: str,
+        path: str,
+        body: bytes,
+        extra: tuple[tuple[bytes, bytes], ...] = (),
+        out: list[bytes] | None = None,
+    ) -> int:
+        headers = [(b"host", b"bench"), (b"authorization", auth), *extra]
         headers.append((b"content-length", str(len(body)).encode()))
         if body:
             headers.append((b"content-type", b"application/json"))
@@ -87,6 +95,8 @@ def _asgi_caller(app: Any, key: str) -> Callable[[str, str, bytes], Any]:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif message["type"] == "http.response.body" and out is not None:
+                out.append(message.get("body", b""))
 
         await app(scope, receive, send)
         return status
@@ -110,11 +120,26 @@ def _inner(scenario: str, database_url: str, key: str) -> None:
                                            cause="reserved", reference=None))  # fmt: skip
 
     tracked = iter(ingest.messages((WARM_UP + REQUESTS) * BATCH))
+    baskets = iter(checkout._baskets("WARM", WARM_UP + REQUESTS, seed=3))
+
+    async def buy() -> int:
+        out: list[bytes] = []
+        status = await call("POST", "/v1/carts", b'{"channel": "web", "location": "store:s000"}',
+                            out=out)  # fmt: skip
+        cart = json.loads(b"".join(out))["id"]
+        for sku in next(baskets):
+            line = json.dumps({"sku": sku, "qty": 1}).encode()
+            status = max(status, await call("POST", f"/v1/carts/{cart}/lines", line))
+        body = b'{"fulfilment": "collect", "pickup_location": "store:s000"}'
+        key = (b"idempotency-key", f"checkout-{cart}".encode())
+        return max(status, await call("POST", f"/v1/carts/{cart}/checkout", body, (key,)))
 
     async def once() -> None:
         if scenario == "batch":  # figures per event, not per request: see `_measure`
             body = {"batch": [next(tracked) for _ in range(BATCH)]}
             status = await call("POST", "/v1/batch", json.dumps(body).encode())
+        elif scenario == "checkout":  # figures per checkout: four requests
+            status = await buy()
         elif scenario == "get_channel":
             status = await call("GET", "/v1/channels/web", b"")
         elif scenario == "reserve":
@@ -140,8 +165,11 @@ def _inner(scenario: str, database_url: str, key: str) -> None:
 
 def _measure(scenario: str, backend: str) -> int:
     with fresh_database(backend) as db, tempfile.TemporaryDirectory() as tmp:
-        inventory.RESERVE_STOCK = 1_000_000
-        inventory._reserve_setup(db)
+        if scenario == "checkout":
+            checkout._setup(db)
+        else:
+            inventory.RESERVE_STOCK = 1_000_000
+            inventory._reserve_setup(db)
         key = admin_key(db)
         done = subprocess.run(
             [  # noqa: S607 - valgrind from PATH
@@ -180,7 +208,9 @@ def main(args: list[str]) -> None:
     for backend in backends:
         for scenario in scenarios:
             per_request = _measure(scenario, backend)
-            unit = "instructions/event" if scenario == "batch" else "instructions/request"
+            unit = {"batch": "instructions/event", "checkout": "instructions/checkout"}.get(
+                scenario, "instructions/request"
+            )
             report(f"cost.{scenario}.{backend}", per_request, unit, None)
 
 
