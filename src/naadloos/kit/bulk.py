@@ -186,9 +186,11 @@ def lookup(
 ) -> list[tuple[Any, ...]]:
     """`SELECT columns FROM table WHERE (key...) IN (keys)`: every key a tuple of values of the
     key columns, the rows converted as SQLAlchemy reads them, a statement per 500 keys. `where`
-    adds a condition on literals only (`"shared" = false`), never on input: it is SQL text."""
+    adds a condition on literals only (`"shared" = false`), never on input: it is SQL text.
+    Pending ORM changes are flushed first, as `Session.execute` would."""
     if not keys:
         return []
+    session.flush()
     cols = [_column(c) for c in columns]
     key_cols = [_column(c) for c in key]
     table = cols[0].table

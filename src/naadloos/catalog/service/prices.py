@@ -18,6 +18,7 @@ from naadloos.catalog.schemas import (
 )
 from naadloos.catalog.service import variants
 from naadloos.channels import service as channels
+from naadloos.kit.bulk import lookup
 from naadloos.kit.errors import NotFound, ValidationFailed
 from naadloos.kit.events import emit
 from naadloos.kit.ids import new_id
@@ -135,8 +136,7 @@ def prices_by_sku(
     """`current_prices` by SKU; a SKU without a price (or unknown) is left out."""
     if not skus:
         return {}
-    rows = session.execute(select(Variant.sku, Variant.id).where(Variant.sku.in_(skus)))
-    ids = dict(rows.all())
+    ids = dict(lookup(session, [Variant.sku, Variant.id], [Variant.sku], [(s,) for s in skus]))
     found = current_prices(session, list(ids.values()), channel=channel)
     return {sku: found[vid] for sku, vid in ids.items() if vid in found}
 

@@ -14,6 +14,7 @@ from naadloos.inventory.schemas import (
     LocationCreate,
     LocationKind,
 )
+from naadloos.kit.bulk import lookup
 from naadloos.kit.errors import AlreadyExists, NotFound, ValidationFailed
 from naadloos.kit.pagination import PageParams, paginate
 from naadloos.kit.time import utcnow
@@ -111,8 +112,8 @@ def codes_of(session: Session, ids: Iterable[int]) -> dict[int, str]:
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    rows = session.execute(select(Location.id, Location.code).where(Location.id.in_(wanted)))
-    return dict(rows.all())
+    rows = lookup(session, [Location.id, Location.code], [Location.id], [(i,) for i in wanted])
+    return dict(rows)
 
 
 def by_codes(session: Session, codes: Iterable[str]) -> dict[str, Location]:

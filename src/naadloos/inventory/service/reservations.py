@@ -22,6 +22,7 @@ from naadloos.inventory.schemas import (
 )
 from naadloos.inventory.service import expiry, ledger, locations, safety
 from naadloos.inventory.service.locations import Place
+from naadloos.kit.bulk import lookup
 from naadloos.kit.db import table_of
 from naadloos.kit.errors import Conflict, NotFound
 from naadloos.kit.ids import new_id
@@ -274,10 +275,11 @@ def states(
     if not reservation_ids:
         return {}
     now = utcnow()
-    rows = session.execute(
-        select(Reservation.id, Reservation.status, Reservation.expires_at).where(
-            Reservation.id.in_(reservation_ids)
-        )
+    rows = lookup(
+        session,
+        [Reservation.id, Reservation.status, Reservation.expires_at],
+        [Reservation.id],
+        [(r,) for r in reservation_ids],
     )
     found: dict[uuid.UUID, tuple[ReservationStatus, datetime]] = {}
     for rid, status, expires_at in rows:

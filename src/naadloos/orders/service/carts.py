@@ -24,6 +24,7 @@ from naadloos.kit.errors import Conflict, NotFound, ValidationFailed
 from naadloos.kit.events import emit
 from naadloos.kit.ids import new_id
 from naadloos.kit.money import DEFAULT_CURRENCY
+from naadloos.kit.prepared import Prepared
 from naadloos.kit.time import utcnow
 from naadloos.orders.events import CartUpdated
 from naadloos.orders.models import Cart, CartLine
@@ -295,7 +296,7 @@ class Filled(NamedTuple):
     lines: list[Line]
 
 
-_LINES = (
+_LINES = Prepared(
     select(
         CartLine.sku,
         CartLine.location_id,
@@ -306,12 +307,13 @@ _LINES = (
     .join(Location, Location.id == CartLine.location_id)
     .where(CartLine.cart_id == bindparam("cart_id"))
     .order_by(CartLine.sku, CartLine.location_id)
-)
+)  # run without SQLAlchemy's execution machinery (kit.prepared), after a flush
 
 
 def lines_of(session: Session, cart_id: uuid.UUID) -> list[Line]:
     """In key order (sku, location id): the order stock rows are locked in."""
-    return [Line(*row) for row in session.execute(_LINES, {"cart_id": cart_id})]
+    session.flush()  # the lines' ORM changes of this request, as an execute would
+    return [Line(*row) for row in _LINES.rows(session, {"cart_id": cart_id})]
 
 
 def filled(session: Session, cart: Cart) -> Filled:
