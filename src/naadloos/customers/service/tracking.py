@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, case, or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from naadloos.channels import service as channels
@@ -24,17 +24,16 @@ from naadloos.customers.identifiers import (
     InvalidIdentifier,
     parse_ref,
 )
-from naadloos.customers.models import CustomerEvent, Identifier, Person
+from naadloos.customers.models import CustomerEvent, Identifier
 from naadloos.customers.schemas import RejectedMessage, TrackingMessage, TrackingResult
 from naadloos.customers.service import match, privacy, profiles
-from naadloos.customers.service import traits as trait_rules
+from naadloos.customers.service.fold import Touch, fold_new, update_profiles
 from naadloos.customers.service.graph import Resolver, lock_identifiers
 from naadloos.customers.service.merge import Evidence
-from naadloos.kit.bulk import insert_rows, lookup, present, update_rows
-from naadloos.kit.db import UTCDateTime, insert_or_nothing, table_of
+from naadloos.kit.bulk import insert_rows, present
+from naadloos.kit.db import insert_or_nothing
 from naadloos.kit.errors import NotFound
 from naadloos.kit.ids import new_id
-from naadloos.kit.prepared import Prepared
 from naadloos.kit.time import as_utc, utcnow
 
 DEFAULT_THRESHOLDS = match.Thresholds()
@@ -264,14 +263,6 @@ def ingest(
     )
 
 
-@dataclass
-class _Touch:
-    first: datetime
-    last: datetime
-    channels: set[str] = field(default_factory=set)
-    traits: list[tuple[dict[str, Any], datetime]] = field(default_factory=list)
-
-
 def ingest_records(
     session: Session,
     records: Sequence[tuple[int, str, dict[str, Any], list[IdentifierRef]]],
@@ -308,7 +299,7 @@ def _record(
     resolver = Resolver(session)
     resolver.prefetch(item.refs for item in accepted)
     events: list[dict[str, Any]] = []
-    touched: dict[uuid.UUID, _Touch] = {}
+    touched: dict[uuid.UUID, Touch] = {}
     for item in accepted:
         message = item.message
         rule = "alias" if message.type == "alias" else "same_message"
@@ -331,7 +322,7 @@ def _record(
                 "received_at": received_at,
             }
         )
-        touch = touched.setdefault(resolution.person_id, _Touch(item.timestamp, item.timestamp))
+        touch = touched.setdefault(resolution.person_id, Touch(item.timestamp, item.timestamp))
         touch.first = min(touch.first, item.timestamp)
         touch.last = max(touch.last, item.timestamp)
         if item.channel:
@@ -342,9 +333,9 @@ def _record(
     current = resolver.current_person
     for row in events:
         row["person_id"] = current(row["person_id"])
-    merged: dict[uuid.UUID, _Touch] = {}
+    merged: dict[uuid.UUID, Touch] = {}
     for pid, touch in touched.items():
-        target = merged.setdefault(current(pid), _Touch(touch.first, touch.last))
+        target = merged.setdefault(current(pid), Touch(touch.first, touch.last))
         target.first, target.last = min(target.first, touch.first), max(target.last, touch.last)
         target.channels |= touch.channels
         target.traits += touch.traits
@@ -354,92 +345,15 @@ def _record(
     to_match = resolver.survivors()
     for pid, row in resolver.pending_persons.items():
         if pid in merged:
-            _apply(row, merged.pop(pid), received_at)
+            fold_new(row, merged.pop(pid), received_at)
             if match.MATCH_TRAITS.intersection(row["traits"]):
                 to_match.add(pid)
     resolver.flush()
     insert_rows(session, CustomerEvent, events)
     if merged:
-        to_match |= _update_profiles(session, merged, received_at)
+        to_match |= update_profiles(session, merged, received_at)
     if to_match:
         match.refresh(session, to_match, thresholds=thresholds, at=received_at)
-
-
-def _fold(row: dict[str, Any], touch: _Touch) -> None:
-    """Fold the channels and traits a batch brought into a person's columns (a dict; the
-    traits and their times only when it brought traits)."""
-    if touch.traits:
-        traits, times = dict(row["traits"]), dict(row["trait_times"])
-        for new, at in touch.traits:
-            trait_rules.apply(traits, times, new, at)
-        row["traits"], row["trait_times"] = traits, times
-    row["channels"] = sorted(set(row["channels"]) | touch.channels)
-
-
-def _apply(row: dict[str, Any], touch: _Touch, now: datetime) -> None:
-    """Fold what a batch did into the row of a person it made (every column of the table)."""
-    _fold(row, touch)
-    row["first_seen_at"] = min(touch.first, row["first_seen_at"] or touch.first)
-    row["last_seen_at"] = max(touch.last, row["last_seen_at"] or touch.last)
-    row["updated_at"] = now
-
-
-def _later(column: Any, value: Any, *, earliest: bool) -> Any:
-    """`value` where it is earlier (or later) than what `column` holds or the column is empty."""
-    beats = column > value if earliest else column < value
-    return case((or_(column.is_(None), beats), value), else_=column)
-
-
-# When a person was first and last seen is folded in by the database itself: no read, and two
-# batches of one person at once cannot put back each other's times.
-_FOLD_SEEN = Prepared(
-    update(table_of(Person))
-    .where(Person.id == bindparam("person"))
-    .values(
-        first_seen_at=_later(
-            Person.first_seen_at, bindparam("first", type_=UTCDateTime), earliest=True
-        ),
-        last_seen_at=_later(
-            Person.last_seen_at, bindparam("last", type_=UTCDateTime), earliest=False
-        ),
-        updated_at=bindparam("now", type_=UTCDateTime),
-    )
-)
-_CHANNELS = ("channels",)
-_TRAITS = ("channels", "traits", "trait_times")
-
-
-def _update_profiles(
-    session: Session, touched: dict[uuid.UUID, _Touch], now: datetime
-) -> set[uuid.UUID]:
-    """Fold a batch into existing persons: when they were seen in one executemany without a
-    read; where (channels) and their traits read only for the persons the batch brought a
-    channel or traits for, and written where they changed. Returns the persons whose matching
-    traits changed."""
-    _FOLD_SEEN.run_many(
-        session,
-        [{"person": p, "first": t.first, "last": t.last, "now": now} for p, t in touched.items()],
-    )
-    rematch: set[uuid.UUID] = set()
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    channels_only = [(p,) for p, t in touched.items() if t.channels and not t.traits]
-    with_traits = [(p,) for p, t in touched.items() if t.traits]
-    for names, ids in ((_CHANNELS, channels_only), (_TRAITS, with_traits)):
-        columns = [Person.id, *(getattr(Person, c) for c in names)]
-        for row in lookup(session, columns, [Person.id], ids):
-            pid, before = row[0], dict(zip(names, row[1:], strict=True))
-            after = dict(before)
-            _fold(after, touched[pid])
-            changed = tuple(c for c in names if after[c] != before[c])
-            if "traits" in changed and any(
-                before["traits"].get(t) != after["traits"].get(t) for t in match.MATCH_TRAITS
-            ):
-                rematch.add(pid)
-            if changed:
-                groups.setdefault(changed, []).append({**{c: after[c] for c in changed}, "id": pid})
-    for group in groups.values():
-        update_rows(session, Person, "id", group)
-    return rematch
 
 
 def record_activity(
@@ -486,6 +400,6 @@ def record_activity(
     # Once per message id, also when two deliveries of one event race (DESIGN rule 4).
     if insert_or_nothing(session, CustomerEvent, row, CustomerEvent.id) is None:
         return False
-    touch = _Touch(at, at, channels={channel} if channel else set())
-    _update_profiles(session, {person.id: touch}, now)
+    touch = Touch(at, at, channels={channel} if channel else set())
+    update_profiles(session, {person.id: touch}, now)
     return True
