@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import lru_cache
+from typing import NamedTuple
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -23,6 +25,7 @@ from naadloos.kit.errors import NotFound, ValidationFailed
 from naadloos.kit.events import emit
 from naadloos.kit.ids import new_id
 from naadloos.kit.money import known_currency, vat_basis_points, vat_rate
+from naadloos.kit.prepared import Prepared
 from naadloos.kit.time import utcnow
 
 
@@ -40,7 +43,7 @@ def checked_price(price: PriceIn, field: str, now: datetime) -> None:
         raise ValidationFailed.field(f"{field}.valid_from", "a price cannot start in the past")
 
 
-def _price_out(row: Price, amount: int) -> PriceOut:
+def _price_out(row: Price | _Current, amount: int) -> PriceOut:
     return PriceOut(
         amount=amount,
         currency=row.currency,
@@ -110,17 +113,68 @@ def _latest_both(
     return base, exceptions
 
 
+class _Current(NamedTuple):
+    """A price row as `current_prices` reads it (no ORM object: only read, never changed)."""
+
+    variant_id: uuid.UUID
+    channel: str | None
+    amount: int | None
+    currency: str
+    vat_bp: int
+    valid_from: datetime
+
+
+CURRENT_CHUNK = 200  # variants a statement
+
+
+@lru_cache(maxsize=64)
+def _current(size: int, on_channel: bool) -> Prepared:
+    """`_newest` of the one price (and of `:channel`) for `size` variants `:v0`...: a statement
+    per size compiled once (an expanding IN cannot be prepared), read as plain rows."""
+    ids = [bindparam(f"v{i}", type_=Price.variant_id.type) for i in range(size)]
+    which = (
+        or_(Price.channel.is_(None), Price.channel == bindparam("channel"))
+        if on_channel
+        else Price.channel.is_(None)
+    )
+    newest = (
+        select(Price.variant_id, Price.channel, func.max(Price.valid_from).label("valid_from"))
+        .where(Price.variant_id.in_(ids), which, Price.valid_from <= bindparam("at"))
+        .group_by(Price.variant_id, Price.channel)
+        .subquery()
+    )
+    return Prepared(
+        select(*(getattr(Price, name) for name in _Current._fields))
+        .join(
+            newest,
+            and_(
+                Price.variant_id == newest.c.variant_id,
+                Price.valid_from == newest.c.valid_from,
+                Price.channel.is_not_distinct_from(newest.c.channel),
+            ),
+        )
+        .order_by(Price.created_at)  # the last written wins a tie
+    )
+
+
 def current_prices(
     session: Session, variant_ids: list[uuid.UUID], *, channel: str | None = None
 ) -> dict[uuid.UUID, PriceOut]:
     """The price each variant sells at now: a channel's exception if it has one, else the one
     price."""
     now = utcnow()
-    exceptions: dict[uuid.UUID, Price] = {}
-    if channel is None:
-        base = _latest(session, variant_ids, None, now)
-    else:
-        base, exceptions = _latest_both(session, variant_ids, channel, now)
+    base: dict[uuid.UUID, _Current] = {}
+    exceptions: dict[uuid.UUID, _Current] = {}
+    session.flush()  # prices written in this transaction count, as an execute would see them
+    for start in range(0, len(variant_ids), CURRENT_CHUNK):
+        chunk = variant_ids[start : start + CURRENT_CHUNK]
+        params: dict[str, object] = {f"v{i}": vid for i, vid in enumerate(chunk)}
+        params["at"] = now
+        if channel is not None:
+            params["channel"] = channel
+        for found in _current(len(chunk), channel is not None).rows(session, params):
+            row = _Current(*found)
+            (base if row.channel is None else exceptions)[row.variant_id] = row
     prices = {
         vid: _price_out(row, row.amount) for vid, row in base.items() if row.amount is not None
     }
