@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
@@ -19,7 +19,7 @@ from naadloos.customers.service.profiles import PersonNotFound
 from naadloos.inventory.models import Location
 from naadloos.inventory.schemas import ReservationStatus
 from naadloos.inventory.service import locations, reservations
-from naadloos.kit.db import insert_or_nothing
+from naadloos.kit.db import insert_or_nothing, table_of
 from naadloos.kit.errors import Conflict, NotFound, ValidationFailed
 from naadloos.kit.events import emit
 from naadloos.kit.ids import new_id
@@ -143,24 +143,37 @@ def open_carts_of(session: Session, customer: str) -> list[Cart]:
     )
 
 
+def _claim(status: bool) -> Prepared:
+    values: dict[str, Any] = {"updated_at": bindparam("now")}
+    if status:
+        values["status"] = bindparam("to")
+    return Prepared(
+        update(table_of(Cart))
+        .where(Cart.id == bindparam("cart"), Cart.status == CartStatus.OPEN.value)
+        .values(**values)
+        .returning(Cart.id)
+    )
+
+
+_CLAIM, _CLAIM_AND_CLOSE = _claim(status=False), _claim(status=True)
+
+
 def claim_open(session: Session, cart_id: uuid.UUID, *, to: CartStatus | None = None) -> Cart:
     """Take the cart's row for this transaction, if it is still open (concurrent changes of
-    one cart, from the app and the till at once, wait for each other): one UPDATE that
-    returns the cart."""
-    values: dict[str, object] = {"updated_at": utcnow()}
+    one cart, from the app and the till at once, wait for each other): one UPDATE, then the
+    cart as it now is."""
+    session.flush()
+    params: dict[str, Any] = {"cart": cart_id, "now": utcnow()}
     if to is not None:
-        values["status"] = to.value
-    claimed = session.scalars(
-        update(Cart)
-        .where(Cart.id == cart_id, Cart.status == CartStatus.OPEN.value)
-        .values(**values)
-        .returning(Cart),
-        execution_options={"populate_existing": True},
-    ).first()
+        params["to"] = to.value
+    claimed = (_CLAIM if to is None else _CLAIM_AND_CLOSE).first(session, params)
     if claimed is None:
-        cart = get_cart(session, cart_id)
-        raise CartClosed(f"cart {cart_id} is {cart.status}", cart_status=cart.status)
-    return claimed
+        closed = get_cart(session, cart_id)
+        raise CartClosed(f"cart {cart_id} is {closed.status}", cart_status=closed.status)
+    cart = session.get(Cart, cart_id, populate_existing=True)
+    if cart is None:  # pragma: no cover - the row was just updated in this transaction
+        raise CartNotFound(f"no cart {cart_id}", field="id")
+    return cart
 
 
 def update_cart(session: Session, cart_id: uuid.UUID, data: CartUpdate) -> Filled:
