@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -53,13 +53,18 @@ def _price_out(row: Price | _Current, amount: int) -> PriceOut:
     )
 
 
-def _newest(on_channel: ColumnElement[bool]) -> Select[Price]:
-    """The newest price rows in force at `:at` per variant and channel, of `:ids`. Built once:
-    each call only binds its values (no statement to build, its cache key memoised)."""
+def _newest(
+    on_channel: ColumnElement[bool],
+    ids: Any = None,
+    columns: tuple[Any, ...] = (Price,),
+) -> Select[Any]:
+    """The newest price rows in force at `:at` per variant and channel, of `ids` (by default
+    the expanding `:ids`). Built once: each call only binds its values (no statement to build,
+    its cache key memoised)."""
     newest = (
         select(Price.variant_id, Price.channel, func.max(Price.valid_from).label("valid_from"))
         .where(
-            Price.variant_id.in_(bindparam("ids", expanding=True)),
+            Price.variant_id.in_(bindparam("ids", expanding=True) if ids is None else ids),
             on_channel,
             Price.valid_from <= bindparam("at"),
         )
@@ -67,7 +72,7 @@ def _newest(on_channel: ColumnElement[bool]) -> Select[Price]:
         .subquery()
     )
     return (
-        select(Price)
+        select(*columns)
         .join(
             newest,
             and_(
@@ -80,11 +85,11 @@ def _newest(on_channel: ColumnElement[bool]) -> Select[Price]:
     )
 
 
-_ONE_PRICE = _newest(Price.channel.is_(None))
+_THE_ONE = Price.channel.is_(None)
+_THE_ONE_OR_CHANNEL = or_(Price.channel.is_(None), Price.channel == bindparam("channel"))
+_ONE_PRICE = _newest(_THE_ONE)
 _ON_CHANNEL = _newest(Price.channel == bindparam("channel"))
-_ONE_PRICE_AND_CHANNEL = _newest(
-    or_(Price.channel.is_(None), Price.channel == bindparam("channel"))
-)
+_ONE_PRICE_AND_CHANNEL = _newest(_THE_ONE_OR_CHANNEL)
 
 
 def _latest(
@@ -132,29 +137,8 @@ def _current(size: int, on_channel: bool) -> Prepared:
     """`_newest` of the one price (and of `:channel`) for `size` variants `:v0`...: a statement
     per size compiled once (an expanding IN cannot be prepared), read as plain rows."""
     ids = [bindparam(f"v{i}", type_=Price.variant_id.type) for i in range(size)]
-    which = (
-        or_(Price.channel.is_(None), Price.channel == bindparam("channel"))
-        if on_channel
-        else Price.channel.is_(None)
-    )
-    newest = (
-        select(Price.variant_id, Price.channel, func.max(Price.valid_from).label("valid_from"))
-        .where(Price.variant_id.in_(ids), which, Price.valid_from <= bindparam("at"))
-        .group_by(Price.variant_id, Price.channel)
-        .subquery()
-    )
-    return Prepared(
-        select(*(getattr(Price, name) for name in _Current._fields))
-        .join(
-            newest,
-            and_(
-                Price.variant_id == newest.c.variant_id,
-                Price.valid_from == newest.c.valid_from,
-                Price.channel.is_not_distinct_from(newest.c.channel),
-            ),
-        )
-        .order_by(Price.created_at)  # the last written wins a tie
-    )
+    which = _THE_ONE_OR_CHANNEL if on_channel else _THE_ONE
+    return Prepared(_newest(which, ids, tuple(getattr(Price, n) for n in _Current._fields)))
 
 
 def current_prices(
