@@ -103,7 +103,7 @@ def insert_or_nothing(
     to commit or roll back, and never aborts the transaction. Pending ORM changes are flushed
     first, as `Session.execute` would."""
     dialect = session.get_bind().dialect
-    column = returning.expression if hasattr(returning, "expression") else returning
+    column = returning.expression  # a mapped attribute's column (a column is its own)
     prepared = _insert_or_nothing(table_of(model), tuple(values), column.name, dialect)
     if prepared is None:  # a column with a Python-side default was left out: SQLAlchemy's way
         insert = pg_insert if dialect.name == "postgresql" else sqlite_insert

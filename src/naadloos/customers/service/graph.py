@@ -34,8 +34,8 @@ from naadloos.kit.events import emit
 from naadloos.kit.ids import new_id
 
 # The identifiers that make merge protection: strong and not shared (literals, not input).
-_STRONG_AND_OWN = '"type" IN ({}) AND "shared" = {}'.format(
-    ", ".join(f"'{t.value}'" for t in sorted(STRONG_TYPES)), "false"
+_STRONG_AND_OWN = (
+    f'"type" IN ({", ".join(repr(t.value) for t in sorted(STRONG_TYPES))}) AND "shared" = false'
 )
 
 _KNOWN_COLUMNS = (
