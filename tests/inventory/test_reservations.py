@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from naadloos.inventory.schemas import ReservationCreate
-from naadloos.inventory.service import expiry, reservations
+from naadloos.inventory.service import expiry, reservations, shortfall
 from naadloos.kit.models import OutboxEvent
 from naadloos.kit.time import utcnow
 from naadloos.runtime import Runtime
@@ -47,6 +47,57 @@ def test_too_little_stock_is_a_409_with_what_is_available(
     assert (problem["available"], problem["requested"]) == (1, 2)
     assert problem["sku"] == "JAS-M"
     assert problem["location"] == "store:utrecht"
+
+
+def test_a_sku_never_stocked_at_a_store_is_refused_with_nothing_available(
+    client: TestClient, shop: dict[str, str]
+) -> None:
+    move(client, shop, "receipt", "JAS-M", "store:utrecht", 3)
+
+    response = reserve(client, shop, sku="JAS-M", location="store:amsterdam", qty=1)
+
+    assert response.status_code == 409, response.text
+    assert (response.json()["available"], response.json()["location"]) == (0, "store:amsterdam")
+
+
+def test_a_refusal_is_only_quick_when_there_is_plainly_too_little(
+    client: TestClient, shop: dict[str, str], runtime: Runtime
+) -> None:
+    """The one-statement refusal leaves every other case to the general path: stock freed
+    since the hold failed, a lapsed hold still to sweep, no stock row, a closed location."""
+    move(client, shop, "receipt", "JAS-M", "store:utrecht", 3)
+    assert client.put(
+        "/v1/stock/safety", json={"channel": "web", "quantity": 1}, headers=shop
+    ).is_success
+    at = utcnow()
+    with runtime.db.unit_of_work() as session:
+        short = shortfall.plainly_short(session, "JAS-M", "store:utrecht", 3, channel="web", at=at)
+        assert short is not None
+        assert (short.place.code, short.available) == ("store:utrecht", 2)
+        by_place = shortfall.plainly_short(session, "JAS-M", short.place, 3, channel="web", at=at)
+        assert by_place == short
+        for sku, where, qty in (
+            ("JAS-M", "store:utrecht", 2),  # freed since: enough now
+            ("JAS-M", "store:amsterdam", 1),  # no stock row there
+            ("JAS-M", "store:nowhere", 1),
+            ("NOPE", "store:utrecht", 1),
+        ):
+            assert (
+                shortfall.plainly_short(session, sku, where, qty, channel="web", at=at) is None
+            ), (sku, where, qty)
+    with runtime.db.unit_of_work() as session:
+        reservations.reserve(
+            session,
+            ReservationCreate(
+                channel="app", sku="JAS-M", location="store:utrecht", qty=3, ttl_seconds=1
+            ),
+            by="test",
+            at=at - timedelta(seconds=5),
+        )
+    with runtime.db.unit_of_work() as session:  # a lapsed hold: the general path sweeps it
+        assert shortfall.plainly_short(session, "JAS-M", "store:utrecht", 1, channel="web",
+                                       at=at) is None  # fmt: skip
+    assert reserve(client, shop, sku="JAS-M", location="store:utrecht", qty=2).status_code == 201
 
 
 def test_several_lines_are_held_all_or_none(client: TestClient, shop: dict[str, str]) -> None:

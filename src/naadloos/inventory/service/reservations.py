@@ -20,7 +20,7 @@ from naadloos.inventory.schemas import (
     ReservationOut,
     ReservationStatus,
 )
-from naadloos.inventory.service import expiry, ledger, locations, safety
+from naadloos.inventory.service import expiry, ledger, locations, safety, shortfall
 from naadloos.inventory.service.locations import Place
 from naadloos.kit.bulk import lookup
 from naadloos.kit.db import table_of
@@ -130,8 +130,9 @@ def reserve_at(
 def _hold_one(
     session: Session, sku: str, location: Place | str, qty: int, terms: _Terms
 ) -> ReservationOut | None:
-    """One line held in one statement (location, safety stock and hold), or None when it held
-    nothing: the general path then finds out why (unknown location, expired holds, too little)."""
+    """One line held in one statement (location, safety stock and hold). When it held nothing
+    and there is plainly too little, the refusal costs one statement more; None otherwise: the
+    general path then finds out why (unknown location, expired holds)."""
     reservation_id = new_id()
     place = ledger.hold_for_channel(
         session,
@@ -143,6 +144,11 @@ def _hold_one(
         at=terms.now,
     )
     if place is None:
+        short = shortfall.plainly_short(
+            session, sku, location, qty, channel=terms.channel, at=terms.now
+        )
+        if short is not None:
+            raise _insufficient(sku, short.place.code, qty, short.available)
         return None
     return _record(session, reservation_id, {(sku, place.id): qty}, {place.id: place}, terms)
 
@@ -251,11 +257,14 @@ def _hold(
     # Stock rows exist for catalog SKUs only (a foreign key): an unknown one is bad input.
     ledger.checked_sku(session, sku, field)
     current = ledger.figures(session, sku, location.id)
-    available = max(0, current.available - safety)
-    raise InsufficientStock(
-        f"{available} of {sku!r} available at {location.code!r}, {qty} asked",
+    raise _insufficient(sku, location.code, qty, max(0, current.available - safety))
+
+
+def _insufficient(sku: str, location: str, qty: int, available: int) -> InsufficientStock:
+    return InsufficientStock(
+        f"{available} of {sku!r} available at {location!r}, {qty} asked",
         sku=sku,
-        location=location.code,
+        location=location,
         requested=qty,
         available=available,
     )
