@@ -22,7 +22,7 @@ from naadloos.channels import service
 from naadloos.channels.events import ChannelCreated
 from naadloos.channels.kinds import ChannelKind
 from naadloos.channels.schemas import ChannelCreate
-from naadloos.kit.events import Envelope, emit
+from naadloos.kit.events import Envelope, emit, write_pending
 from naadloos.kit.models import OutboxEvent, ProcessedEvent
 from naadloos.kit.nats import NatsPublisher
 from naadloos.kit.outbox import Dispatcher, DispatchResult
@@ -69,6 +69,46 @@ def test_an_event_exists_only_if_its_change_was_committed(runtime: Runtime) -> N
         failing_request()
 
     assert outbox(runtime) == []
+
+
+def channel_created(code: str) -> ChannelCreated:
+    return ChannelCreated(code=code, name=code, kind="web", capabilities=[])
+
+
+def test_a_transactions_events_are_written_at_its_commit_in_the_order_emitted(
+    runtime: Runtime,
+) -> None:
+    codes = [f"c{n}" for n in range(70)]  # more than one INSERT's worth
+    with runtime.db.unit_of_work() as session:
+        for code in codes:
+            emit(session, channel_created(code))
+        assert session.scalars(select(OutboxEvent)).all() == []  # not yet: at the commit
+        write_pending(session)  # a reader in the same transaction asks for them
+        assert len(session.scalars(select(OutboxEvent)).all()) == 70
+        emit(session, channel_created("last"))
+
+    assert [e.payload["code"] for e in outbox(runtime)] == [*codes, "last"]
+
+
+def test_events_of_a_rolled_back_transaction_or_savepoint_are_never_written(
+    runtime: Runtime,
+) -> None:
+    session = runtime.db.session(write=True)
+    try:
+        emit(session, channel_created("rolled-back"))
+        session.rollback()
+        emit(session, channel_created("kept"))
+        savepoint = session.begin_nested()
+        emit(session, channel_created("in-a-savepoint"))
+        savepoint.rollback()
+        session.commit()
+        emit(session, channel_created("closed-without-commit"))
+    finally:
+        session.close()
+    with runtime.db.unit_of_work() as later:  # the same session factory, a fresh transaction
+        emit(later, channel_created("later"))
+
+    assert [e.payload["code"] for e in outbox(runtime)] == ["kept", "later"]
 
 
 def test_subscribers_get_each_event_once(runtime: Runtime) -> None:

@@ -1,16 +1,25 @@
-"""Domain events: small, frozen, past-tense facts (`ChannelCreated`). `emit` writes one into the
-outbox in the caller's transaction, so the event exists exactly when the change does."""
+"""Domain events: small, frozen, past-tense facts (`ChannelCreated`). `emit` records one in the
+outbox in the caller's transaction, so the event exists exactly when the change does.
+
+A transaction's events are written together just before it commits, in one INSERT of all their
+rows (a request that changes a cart and two stock rows wrote three INSERTs, each a round trip
+to PostgreSQL). A rollback drops them with the rest. An event emitted inside a savepoint is
+written at once, so that the savepoint's rollback takes it (it is then ahead of events emitted
+before the savepoint). `write_pending` writes them earlier, for a reader of the outbox in the
+same transaction.
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import String, cast, delete, insert, or_
-from sqlalchemy.orm import Session
+from sqlalchemy import String, bindparam, cast, delete, event, insert, or_
+from sqlalchemy.orm import Session, SessionTransaction
 
 from naadloos.kit.db import table_of
 from naadloos.kit.ids import new_id
@@ -19,6 +28,9 @@ from naadloos.kit.prepared import Prepared
 from naadloos.kit.time import utcnow
 
 EVENTS_WRITTEN = "naadloos.events_written"
+_PENDING = "naadloos.events_pending"  # in session.info: rows to write before the commit
+_COLUMNS = ("event_id", "name", "payload", "occurred_at", "available_at", "attempts")
+_ROWS_A_STATEMENT = 64
 
 
 class Event(BaseModel):
@@ -62,29 +74,64 @@ class Envelope:
         }
 
 
-_INSERT = Prepared(
-    insert(table_of(OutboxEvent)),
-    columns=("event_id", "name", "payload", "occurred_at", "available_at", "attempts"),
-)
+@lru_cache(maxsize=_ROWS_A_STATEMENT)
+def _insert(rows: int) -> Prepared:
+    """One INSERT of `rows` events, their values bound as `<column>_<n>`, compiled once."""
+    table = table_of(OutboxEvent)
+    if rows == 1:
+        return Prepared(insert(table), columns=_COLUMNS)
+    values = [
+        {c: bindparam(f"{c}_{n}", type_=table.c[c].type) for c in _COLUMNS} for n in range(rows)
+    ]
+    return Prepared(insert(table).values(values))
 
 
 def emit(session: Session, event: Event) -> uuid.UUID:
-    """Record `event` in the outbox as part of the session's transaction. Returns its id."""
+    """Record `event` in the outbox as part of the session's transaction (written before it
+    commits: see the module). Returns its id."""
     now = utcnow()
     event_id = new_id()
-    _INSERT.run(
-        session,
-        {
-            "event_id": event_id,
-            "name": event.event_name(),
-            "payload": event.model_dump(mode="json"),
-            "occurred_at": now,
-            "available_at": now,
-            "attempts": 0,
-        },
-    )
+    row = {
+        "event_id": event_id,
+        "name": event.event_name(),
+        "payload": event.model_dump(mode="json"),
+        "occurred_at": now,
+        "available_at": now,
+        "attempts": 0,
+    }
     session.info[EVENTS_WRITTEN] = True
+    if session.get_transaction() is None:  # so that its end, however it ends, is seen
+        session.begin()
+    if session.in_nested_transaction():  # its rollback must take the event with it
+        _insert(1).run(session, row)
+    else:
+        session.info.setdefault(_PENDING, []).append(row)
     return event_id
+
+
+def write_pending(session: Session) -> None:
+    """Write the events emitted in this transaction that are not in the outbox yet."""
+    rows: list[dict[str, Any]] | None = session.info.pop(_PENDING, None)
+    if not rows:
+        return
+    for start in range(0, len(rows), _ROWS_A_STATEMENT):
+        chunk = rows[start : start + _ROWS_A_STATEMENT]
+        if len(chunk) == 1:
+            _insert(1).run(session, chunk[0])
+        else:
+            values = {f"{c}_{n}": row[c] for n, row in enumerate(chunk) for c in _COLUMNS}
+            _insert(len(chunk)).run(session, values)
+
+
+def _drop_unwritten(session: Session, transaction: SessionTransaction) -> None:
+    """A transaction that ended without its commit (a rollback, a close) takes its events."""
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
+# Every session: the request's, a unit of work's, a job's.
+event.listen(Session, "before_commit", write_pending)
+event.listen(Session, "after_transaction_end", _drop_unwritten)
 
 
 def forget(session: Session, ids: list[str]) -> int:
@@ -92,6 +139,7 @@ def forget(session: Session, ids: list[str]) -> int:
     person's id must not linger in the event history). Returns how many were deleted."""
     if not ids:
         return 0
+    write_pending(session)  # this transaction's events mention them too
     text = cast(OutboxEvent.payload, String)
     result = session.execute(
         delete(OutboxEvent).where(or_(*(text.contains(i) for i in ids))),
