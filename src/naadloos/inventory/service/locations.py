@@ -17,6 +17,7 @@ from naadloos.inventory.schemas import (
 from naadloos.kit.bulk import lookup
 from naadloos.kit.errors import AlreadyExists, NotFound, ValidationFailed
 from naadloos.kit.pagination import PageParams, paginate
+from naadloos.kit.rows import memo
 from naadloos.kit.time import utcnow
 
 
@@ -104,16 +105,28 @@ def resolve(session: Session, codes: Iterable[tuple[str, str]]) -> dict[str, Pla
             raise ValidationFailed.field(field, f"no location with code {code!r}")
         if not found[code][1]:
             raise ValidationFailed.field(field, f"location {code!r} is closed")
-    return {code: place for code, (place, _) in found.items()}
+    places = {code: place for code, (place, _) in found.items()}
+    remember_codes(session, places.values())
+    return places
+
+
+def remember_codes(session: Session, places: Iterable[Place]) -> None:
+    """Codes read in this transaction: `codes_of` answers them without a statement (a
+    location's code never changes)."""
+    memo(session, _CODES).update(places)
+
+
+_CODES = "location_codes"
 
 
 def codes_of(session: Session, ids: Iterable[int]) -> dict[int, str]:
     """Location codes by id."""
+    known = memo(session, _CODES)
     wanted = sorted(set(ids))
-    if not wanted:
-        return {}
-    rows = lookup(session, [Location.id, Location.code], [Location.id], [(i,) for i in wanted])
-    return dict(rows)
+    missing = [(i,) for i in wanted if i not in known]
+    if missing:
+        known.update(lookup(session, [Location.id, Location.code], [Location.id], missing))
+    return {i: known[i] for i in wanted if i in known}
 
 
 def by_codes(session: Session, codes: Iterable[str]) -> dict[str, Location]:

@@ -25,6 +25,7 @@ from naadloos.kit.events import emit
 from naadloos.kit.ids import new_id
 from naadloos.kit.money import DEFAULT_CURRENCY
 from naadloos.kit.prepared import Prepared
+from naadloos.kit.rows import adopt
 from naadloos.kit.time import utcnow
 from naadloos.orders.events import CartUpdated
 from naadloos.orders.models import Cart, CartLine
@@ -108,7 +109,7 @@ def create_cart(
             break
     else:  # pragma: no cover - five collisions in a row
         raise Conflict("could not draw a free cart code; try again")
-    return _announce(session, get_cart(session, cart_id))
+    return _announce(session, adopt(session, Cart, values), lines=[])  # the row as written
 
 
 def get_cart(session: Session, cart_id: uuid.UUID) -> Cart:
@@ -143,15 +144,22 @@ def open_carts_of(session: Session, customer: str) -> list[Cart]:
     )
 
 
+_CART_COLUMNS = tuple(c.name for c in table_of(Cart).columns)  # the attributes' names too
+
+
 def _claim(status: bool) -> Prepared:
     values: dict[str, Any] = {"updated_at": bindparam("now")}
     if status:
         values["status"] = bindparam("to")
+    carts = table_of(Cart)
+    location_code = (
+        select(Location.code).where(Location.id == carts.c.location_id).scalar_subquery()
+    )
     return Prepared(
-        update(table_of(Cart))
-        .where(Cart.id == bindparam("cart"), Cart.status == CartStatus.OPEN.value)
+        update(carts)
+        .where(carts.c.id == bindparam("cart"), carts.c.status == CartStatus.OPEN.value)
         .values(**values)
-        .returning(Cart.id)
+        .returning(*(carts.c[name] for name in _CART_COLUMNS), location_code)
     )
 
 
@@ -160,8 +168,8 @@ _CLAIM, _CLAIM_AND_CLOSE = _claim(status=False), _claim(status=True)
 
 def claim_open(session: Session, cart_id: uuid.UUID, *, to: CartStatus | None = None) -> Cart:
     """Take the cart's row for this transaction, if it is still open (concurrent changes of
-    one cart, from the app and the till at once, wait for each other): one UPDATE, then the
-    cart as it now is."""
+    one cart, from the app and the till at once, wait for each other): one UPDATE that returns
+    the cart as it now is, and its location's code."""
     session.flush()
     params: dict[str, Any] = {"cart": cart_id, "now": utcnow()}
     if to is not None:
@@ -170,9 +178,9 @@ def claim_open(session: Session, cart_id: uuid.UUID, *, to: CartStatus | None = 
     if claimed is None:
         closed = get_cart(session, cart_id)
         raise CartClosed(f"cart {cart_id} is {closed.status}", cart_status=closed.status)
-    cart = session.get(Cart, cart_id, populate_existing=True)
-    if cart is None:  # pragma: no cover - the row was just updated in this transaction
-        raise CartNotFound(f"no cart {cart_id}", field="id")
+    cart = adopt(session, Cart, dict(zip(_CART_COLUMNS, claimed, strict=False)))
+    if cart.location_id is not None:
+        locations.remember_codes(session, [locations.Place(cart.location_id, claimed[-1])])
     return cart
 
 
@@ -394,9 +402,10 @@ def cart_out(session: Session, view: Filled) -> CartOut:
     )
 
 
-def _announce(session: Session, cart: Cart) -> Filled:
-    """Emit CartUpdated with the cart's lines as they are now; returns them."""
-    view = filled(session, cart)
+def _announce(session: Session, cart: Cart, *, lines: list[Line] | None = None) -> Filled:
+    """Emit CartUpdated with the cart's lines as they are now (read, unless the caller knows
+    them: a new cart has none); returns them."""
+    view = filled(session, cart) if lines is None else Filled(cart, lines)
     emit(
         session,
         CartUpdated(
