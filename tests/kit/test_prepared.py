@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from naadloos.inventory.models import StockLevel
 from naadloos.kit.db import table_of
 from naadloos.kit.models import OutboxEvent
-from naadloos.kit.prepared import Prepared
+from naadloos.kit.prepared import ROWS_A_STATEMENT, Prepared, insert_all
 from naadloos.runtime import Runtime
 
 OUTBOX = table_of(OutboxEvent)
@@ -58,6 +58,21 @@ def test_values_come_back_as_sqlalchemy_reads_them(runtime: Runtime) -> None:
             0,
         )
     ]
+
+
+def test_insert_all_writes_many_rows_in_statements_of_many_rows(runtime: Runtime) -> None:
+    rows = [event("Many", attempts=n) for n in range(ROWS_A_STATEMENT + 6)]  # two statements
+    with runtime.db.unit_of_work() as session:
+        insert_all(session, OUTBOX, rows)
+        insert_all(session, OUTBOX, [event("One", attempts=99)])
+    with runtime.db.unit_of_work(write=False) as session:
+        read = READ.rows(session, {"name": "Many"})
+        one = READ.rows(session, {"name": "One"})
+    assert [(r[0], r[1], r[3]) for r in read] == [
+        (r["event_id"], r["payload"], r["attempts"]) for r in rows
+    ]
+    assert read[0][2] == rows[0]["occurred_at"]
+    assert [r[3] for r in one] == [99]
 
 
 def test_runs_in_the_sessions_transaction(runtime: Runtime) -> None:

@@ -14,23 +14,21 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import String, bindparam, cast, delete, event, insert, or_
+from sqlalchemy import String, cast, delete, event, or_
 from sqlalchemy.orm import Session, SessionTransaction
 
 from naadloos.kit.db import table_of
 from naadloos.kit.ids import new_id
 from naadloos.kit.models import OutboxEvent
-from naadloos.kit.prepared import Prepared
+from naadloos.kit.prepared import insert_all
 from naadloos.kit.time import utcnow
 
 EVENTS_WRITTEN = "naadloos.events_written"
 _PENDING = "naadloos.events_pending"  # in session.info: rows to write before the commit
-_COLUMNS = ("event_id", "name", "payload", "occurred_at", "available_at", "attempts")
-_ROWS_A_STATEMENT = 64
+OUTBOX = table_of(OutboxEvent)
 
 
 class Event(BaseModel):
@@ -74,18 +72,6 @@ class Envelope:
         }
 
 
-@lru_cache(maxsize=_ROWS_A_STATEMENT)
-def _insert(rows: int) -> Prepared:
-    """One INSERT of `rows` events, their values bound as `<column>_<n>`, compiled once."""
-    table = table_of(OutboxEvent)
-    if rows == 1:
-        return Prepared(insert(table), columns=_COLUMNS)
-    values = [
-        {c: bindparam(f"{c}_{n}", type_=table.c[c].type) for c in _COLUMNS} for n in range(rows)
-    ]
-    return Prepared(insert(table).values(values))
-
-
 def emit(session: Session, event: Event) -> uuid.UUID:
     """Record `event` in the outbox as part of the session's transaction (written before it
     commits: see the module). Returns its id."""
@@ -103,7 +89,7 @@ def emit(session: Session, event: Event) -> uuid.UUID:
     if session.get_transaction() is None:  # so that its end, however it ends, is seen
         session.begin()
     if session.in_nested_transaction():  # its rollback must take the event with it
-        _insert(1).run(session, row)
+        insert_all(session, OUTBOX, [row])
     else:
         session.info.setdefault(_PENDING, []).append(row)
     return event_id
@@ -112,15 +98,8 @@ def emit(session: Session, event: Event) -> uuid.UUID:
 def write_pending(session: Session) -> None:
     """Write the events emitted in this transaction that are not in the outbox yet."""
     rows: list[dict[str, Any]] | None = session.info.pop(_PENDING, None)
-    if not rows:
-        return
-    for start in range(0, len(rows), _ROWS_A_STATEMENT):
-        chunk = rows[start : start + _ROWS_A_STATEMENT]
-        if len(chunk) == 1:
-            _insert(1).run(session, chunk[0])
-        else:
-            values = {f"{c}_{n}": row[c] for n, row in enumerate(chunk) for c in _COLUMNS}
-            _insert(len(chunk)).run(session, values)
+    if rows:
+        insert_all(session, OUTBOX, rows)
 
 
 def _drop_unwritten(session: Session, transaction: SessionTransaction) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -20,13 +21,14 @@ from naadloos.catalog.schemas import (
 )
 from naadloos.catalog.service import variants
 from naadloos.channels import service as channels
-from naadloos.kit.bulk import lookup
 from naadloos.kit.errors import NotFound, ValidationFailed
 from naadloos.kit.events import emit
 from naadloos.kit.ids import new_id
 from naadloos.kit.money import known_currency, vat_basis_points, vat_rate
 from naadloos.kit.prepared import Prepared
 from naadloos.kit.time import utcnow
+
+K = TypeVar("K", uuid.UUID, str)  # what a price is read by: a variant's id or its SKU
 
 
 class PriceNotFound(NotFound):
@@ -132,13 +134,49 @@ class _Current(NamedTuple):
 CURRENT_CHUNK = 200  # variants a statement
 
 
-@lru_cache(maxsize=64)
-def _current(size: int, on_channel: bool) -> Prepared:
-    """`_newest` of the one price (and of `:channel`) for `size` variants `:v0`...: a statement
-    per size compiled once (an expanding IN cannot be prepared), read as plain rows."""
-    ids = [bindparam(f"v{i}", type_=Price.variant_id.type) for i in range(size)]
+@lru_cache(maxsize=128)
+def _current(size: int, on_channel: bool, by_sku: bool) -> Prepared:
+    """`_newest` of the one price (and of `:channel`) for `size` variants `:k0`... (ids, or
+    SKUs: then each row ends with its variant's SKU): a statement per size compiled once (an
+    expanding IN cannot be prepared), read as plain rows."""
     which = _THE_ONE_OR_CHANNEL if on_channel else _THE_ONE
-    return Prepared(_newest(which, ids, tuple(getattr(Price, n) for n in _Current._fields)))
+    columns = tuple(getattr(Price, n) for n in _Current._fields)
+    if not by_sku:
+        ids = [bindparam(f"k{i}", type_=Price.variant_id.type) for i in range(size)]
+        return Prepared(_newest(which, ids, columns))
+    skus = [bindparam(f"k{i}", type_=Variant.sku.type) for i in range(size)]
+    of_skus = select(Variant.id).where(Variant.sku.in_(skus))
+    return Prepared(
+        _newest(which, of_skus, (*columns, Variant.sku)).join(
+            Variant, Variant.id == Price.variant_id
+        )
+    )
+
+
+def _read_current(
+    session: Session, keys: Sequence[K], channel: str | None, *, by_sku: bool
+) -> dict[K, PriceOut]:
+    now = utcnow()
+    base: dict[K, _Current] = {}
+    exceptions: dict[K, _Current] = {}
+    session.flush()  # prices written in this transaction count, as an execute would see them
+    for start in range(0, len(keys), CURRENT_CHUNK):
+        chunk = keys[start : start + CURRENT_CHUNK]
+        params: dict[str, object] = {f"k{i}": key for i, key in enumerate(chunk)}
+        params["at"] = now
+        if channel is not None:
+            params["channel"] = channel
+        for found in _current(len(chunk), channel is not None, by_sku).rows(session, params):
+            row = _Current(*found[:6])
+            key = cast(K, found[6] if by_sku else row.variant_id)
+            (base if row.channel is None else exceptions)[key] = row
+    prices = {
+        key: _price_out(row, row.amount) for key, row in base.items() if row.amount is not None
+    }
+    for key, row in exceptions.items():
+        if row.amount is not None:
+            prices[key] = _price_out(row, row.amount)
+    return prices
 
 
 def current_prices(
@@ -146,37 +184,15 @@ def current_prices(
 ) -> dict[uuid.UUID, PriceOut]:
     """The price each variant sells at now: a channel's exception if it has one, else the one
     price."""
-    now = utcnow()
-    base: dict[uuid.UUID, _Current] = {}
-    exceptions: dict[uuid.UUID, _Current] = {}
-    session.flush()  # prices written in this transaction count, as an execute would see them
-    for start in range(0, len(variant_ids), CURRENT_CHUNK):
-        chunk = variant_ids[start : start + CURRENT_CHUNK]
-        params: dict[str, object] = {f"v{i}": vid for i, vid in enumerate(chunk)}
-        params["at"] = now
-        if channel is not None:
-            params["channel"] = channel
-        for found in _current(len(chunk), channel is not None).rows(session, params):
-            row = _Current(*found)
-            (base if row.channel is None else exceptions)[row.variant_id] = row
-    prices = {
-        vid: _price_out(row, row.amount) for vid, row in base.items() if row.amount is not None
-    }
-    for vid, row in exceptions.items():
-        if row.amount is not None:
-            prices[vid] = _price_out(row, row.amount)
-    return prices
+    return _read_current(session, variant_ids, channel, by_sku=False)
 
 
 def prices_by_sku(
     session: Session, skus: list[str], *, channel: str | None = None
 ) -> dict[str, PriceOut]:
-    """`current_prices` by SKU; a SKU without a price (or unknown) is left out."""
-    if not skus:
-        return {}
-    ids = dict(lookup(session, [Variant.sku, Variant.id], [Variant.sku], [(s,) for s in skus]))
-    found = current_prices(session, list(ids.values()), channel=channel)
-    return {sku: found[vid] for sku, vid in ids.items() if vid in found}
+    """`current_prices` by SKU, in the same one statement; a SKU without a price (or unknown)
+    is left out."""
+    return _read_current(session, skus, channel, by_sku=True)
 
 
 def refresh_search_price(session: Session, product_id: uuid.UUID, now: datetime) -> None:

@@ -290,13 +290,15 @@ def states(
         [Reservation.id],
         [(r,) for r in reservation_ids],
     )
-    found: dict[uuid.UUID, tuple[ReservationStatus, datetime]] = {}
-    for rid, status, expires_at in rows:
-        state = ReservationStatus(status)
-        if state is ReservationStatus.HELD and expires_at <= now:
-            state = ReservationStatus.EXPIRED
-        found[rid] = (state, expires_at)
-    return found
+    return {rid: (state_of(status, at, now), at) for rid, status, at in rows}
+
+
+def state_of(status: str, expires_at: datetime, now: datetime) -> ReservationStatus:
+    """A reservation's status as stored, where a hold past its expiry counts as expired."""
+    state = ReservationStatus(status)
+    if state is ReservationStatus.HELD and expires_at <= now:
+        return ReservationStatus.EXPIRED
+    return state
 
 
 _LINES = (

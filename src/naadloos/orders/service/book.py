@@ -15,6 +15,7 @@ from naadloos.inventory.service import locations
 from naadloos.kit.db import insert_or_nothing, table_of
 from naadloos.kit.errors import NotFound
 from naadloos.kit.pagination import PageParams, paginate
+from naadloos.kit.prepared import insert_all
 from naadloos.kit.time import utcnow
 from naadloos.orders.models import Order, OrderChange, OrderLine
 from naadloos.orders.schemas import (
@@ -26,6 +27,7 @@ from naadloos.orders.schemas import (
 )
 
 CHANGES = table_of(OrderChange)
+LINES = table_of(OrderLine)
 
 
 class OrderNotFound(NotFound):
@@ -209,20 +211,23 @@ def store_order(
     }
     if insert_or_nothing(session, Order, values, Order.id) is None:
         return False
-    session.execute(insert(table_of(OrderLine)), rows)
+    insert_all(session, LINES, rows)  # one round trip, as an executemany is not
     [first] = order.history
-    session.execute(
-        insert(CHANGES),
-        {
-            "order_id": order.id,
-            "seq": first.seq,
-            "from_status": None,
-            "to_status": first.to_status.value,
-            "by": first.by,
-            "channel": first.channel,
-            "reason": None,
-            "details": first.details,
-            "at": first.at,
-        },
+    insert_all(
+        session,
+        CHANGES,
+        [
+            {
+                "order_id": order.id,
+                "seq": first.seq,
+                "from_status": None,
+                "to_status": first.to_status.value,
+                "by": first.by,
+                "channel": first.channel,
+                "reason": None,
+                "details": first.details,
+                "at": first.at,
+            }
+        ],
     )
     return True

@@ -16,7 +16,7 @@ from naadloos.catalog.service import prices
 from naadloos.channels import service as channels
 from naadloos.customers.service import profiles
 from naadloos.customers.service.profiles import PersonNotFound
-from naadloos.inventory.models import Location
+from naadloos.inventory.models import Location, Reservation
 from naadloos.inventory.schemas import ReservationStatus
 from naadloos.inventory.service import locations, reservations
 from naadloos.kit.db import insert_or_nothing, table_of
@@ -301,13 +301,15 @@ def remove_line(session: Session, cart_id: uuid.UUID, sku: str, *, location: str
 
 
 class Line(NamedTuple):
-    """A cart line as read with its location's code."""
+    """A cart line as read with its location's code and its hold's state."""
 
     sku: str
     location_id: int
     location: str
     qty: int
     reservation_id: uuid.UUID
+    hold: ReservationStatus  # expired once a held hold's time is up
+    expires_at: datetime
 
 
 class Filled(NamedTuple):
@@ -324,8 +326,11 @@ _LINES = Prepared(
         Location.code,
         CartLine.quantity,
         CartLine.reservation_id,
+        Reservation.status,
+        Reservation.expires_at,
     )
     .join(Location, Location.id == CartLine.location_id)
+    .join(Reservation, Reservation.id == CartLine.reservation_id)
     .where(CartLine.cart_id == bindparam("cart_id"))
     .order_by(CartLine.sku, CartLine.location_id)
 )  # run without SQLAlchemy's execution machinery (kit.prepared), after a flush
@@ -334,7 +339,13 @@ _LINES = Prepared(
 def lines_of(session: Session, cart_id: uuid.UUID) -> list[Line]:
     """In key order (sku, location id): the order stock rows are locked in."""
     session.flush()  # the lines' ORM changes of this request, as an execute would
-    return [Line(*row) for row in _LINES.rows(session, {"cart_id": cart_id})]
+    now = utcnow()
+    return [
+        Line(sku, location_id, code, qty, rid, reservations.state_of(status, until, now), until)
+        for sku, location_id, code, qty, rid, status, until in _LINES.rows(
+            session, {"cart_id": cart_id}
+        )
+    ]
 
 
 def filled(session: Session, cart: Cart) -> Filled:
@@ -358,16 +369,12 @@ def cart_out(session: Session, view: Filled) -> CartOut:
     current = prices.prices_by_sku(
         session, sorted({line.sku for line in lines}), channel=cart.channel
     )
-    holds = reservations.states(session, [line.reservation_id for line in lines])
     out_lines: list[CartLineOut] = []
     currency = DEFAULT_CURRENCY
     total = 0
     for line in lines:
         price = current.get(line.sku)
-        state = holds.get(line.reservation_id)
-        held_until: datetime | None = (
-            state[1] if state is not None and state[0] is ReservationStatus.HELD else None
-        )
+        held_until = line.expires_at if line.hold is ReservationStatus.HELD else None
         if price is not None:
             currency = price.currency
             total += price.amount * line.qty

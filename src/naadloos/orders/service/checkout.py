@@ -205,11 +205,8 @@ def _allocate(
     qty)]), and what is missing."""
     taken: Taken = {}
     missing: list[dict[str, Any]] = []
-    holds = reservations.states(session, [line.reservation_id for line in lines])
     steps = _steps(lines, plan)
-    if all(s.take for s in steps) and all(
-        holds.get(line.reservation_id, (None,))[0] is ReservationStatus.HELD for line in lines
-    ):
+    if all(s.take for s in steps) and all(line.hold is ReservationStatus.HELD for line in lines):
         # The usual case: every hold still holds, nothing moves. One claim for all; the
         # inventory changes the stock rows in key order.
         claimed = reservations.allocate_held(session, [line.reservation_id for line in lines])
