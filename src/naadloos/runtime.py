@@ -67,7 +67,7 @@ class Runtime:
     async def close(self) -> None:
         if self.dispatcher.publisher is not None:
             await self.dispatcher.publisher.close()
-        self.db.dispose()
+        await self.db.dispose_async()
 
 
 def build_runtime(settings: Settings) -> Runtime:

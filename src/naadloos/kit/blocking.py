@@ -1,14 +1,17 @@
-"""Where blocking database work runs during a request (see docs/adr/0003).
+"""Where blocking database work runs during a request (see docs/adr/0003 and 0013).
 
 SQLite is in-process and answers in microseconds: its calls run on the event loop, as a hop to
-a worker thread costs more CPU than the query. PostgreSQL calls cross the network: they run on
-worker threads so concurrent requests overlap their waits.
+a worker thread costs more CPU than the query. PostgreSQL calls cross the network: a request's
+session is bound to an asyncio engine (kit.db) and its work runs in a greenlet on the event
+loop (SQLAlchemy's `greenlet_spawn`): the service code stays plain `def`, and each wait for
+the server is an await, so concurrent requests overlap their waits on one thread. On worker
+threads instead, 8 concurrent checkouts cost 23 ms of CPU each against 14 ms: the threads
+passed the GIL to each other some 700 times a checkout.
 
-The threads are naadloos' own: a hop through Starlette's `run_in_threadpool` (anyio) cost
-191,000 CPU instructions, through `loop.run_in_executor` 125,000, through a queue these
-threads block on 20,000 (callgrind). A PostgreSQL write without an Idempotency-Key makes one
-hop (its commit runs in it); reads and writes with a key make two (their transaction ends in a
-hop of its own).
+The worker threads remain for work outside requests that blocks (the outbox dispatcher's
+rounds, `in_thread`). They are naadloos' own: a hop through Starlette's `run_in_threadpool`
+(anyio) cost 191,000 CPU instructions, through `loop.run_in_executor` 125,000, through a
+queue these threads block on 20,000 (callgrind).
 """
 
 from __future__ import annotations
@@ -19,16 +22,17 @@ import queue
 import threading
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
+
+from sqlalchemy.util import greenlet_spawn
 
 from naadloos.kit.db import Database
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
-# As many as anyio's default: a transaction can hold row locks while it waits for its next
-# hop, so fewer threads than concurrent requests could leave a lock holder without a thread.
-THREADS = 40
+# For the dispatcher's rounds, one at a time, and what else blocks outside a request.
+THREADS = 4
 
 _inline: ContextVar[bool] = ContextVar("naadloos_db_inline", default=False)
 
@@ -71,19 +75,24 @@ class _Workers:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._jobs.put((loop, future, contextvars.copy_context(), call))
-        try:
-            return await asyncio.shield(future)
-        except asyncio.CancelledError:
-            # The call runs on regardless: wait for it, so that nothing (a rollback) touches
-            # its session while it still does, then let the cancellation through.
-            while not future.done():
-                try:
-                    await asyncio.shield(future)
-                except asyncio.CancelledError:
-                    continue
-                except BaseException:  # its error matters less than the cancellation
-                    break
-            raise
+        return await _to_the_end(future)
+
+
+async def _to_the_end(future: asyncio.Future[T]) -> T:
+    """The call's answer. A cancelled caller still waits for the call to finish (so that
+    nothing, a rollback, touches its session while it runs, and a commit under way is not cut
+    short), then the cancellation goes through."""
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        while not future.done():
+            try:
+                await asyncio.shield(future)
+            except asyncio.CancelledError:
+                continue
+            except BaseException:  # its error matters less than the cancellation
+                break
+        raise
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
@@ -109,7 +118,10 @@ async def in_thread(call: Callable[[], T]) -> T:
 
 
 async def run_db(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """Run blocking database work where this request's database wants it."""
+    """Run a request's database work where its database wants it: SQLite's inline, a
+    PostgreSQL request's (its session bound to the asyncio engine) in a greenlet on the event
+    loop, each wait for the server an await."""
     if _inline.get():
         return fn(*args, **kwargs)
-    return await _workers.run(lambda: fn(*args, **kwargs))
+    work = asyncio.ensure_future(greenlet_spawn(lambda: fn(*args, **kwargs)))
+    return cast(T, await _to_the_end(work))

@@ -8,6 +8,7 @@ PostgreSQL are `READ ONLY`, so a read path cannot write by accident.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
@@ -152,6 +154,27 @@ class Database:
         self._read_sessions = sessionmaker(read_engine, expire_on_commit=False)
         self._after_commit: list[AfterCommit] = []
         event.listen(self._write_sessions, "after_commit", self._run_after_commit)
+        # Requests' sessions. On PostgreSQL they are bound to an asyncio engine: the request's
+        # database work runs on the event loop in a greenlet (kit.blocking), its waits for the
+        # server overlap with other requests' work without threads (ADR 0013).
+        self.async_engine: AsyncEngine | None = None
+        self._request_write_sessions = self._write_sessions
+        self._request_read_sessions = self._read_sessions
+        if self.dialect == "postgresql":
+            self.async_engine = create_async_engine(
+                settings.sqlalchemy_url,
+                pool_size=settings.database_pool_size,
+                max_overflow=settings.database_pool_size,
+            )
+            _set_up_postgres(self.async_engine.sync_engine, settings)
+            requests = self.async_engine.sync_engine
+            self._request_write_sessions = sessionmaker(
+                requests.execution_options(**{_WRITE: True}), expire_on_commit=False
+            )
+            self._request_read_sessions = sessionmaker(
+                requests.execution_options(postgresql_readonly=True), expire_on_commit=False
+            )
+            event.listen(self._request_write_sessions, "after_commit", self._run_after_commit)
         self.checkpointer: Checkpointer | None = None
         if self.dialect == "sqlite" and settings.sqlite_checkpoint_seconds:
             # A file: settings refuse an in-memory database.
@@ -169,6 +192,10 @@ class Database:
 
     def session(self, *, write: bool) -> Session:
         return (self._write_sessions if write else self._read_sessions)()
+
+    def request_session(self, *, write: bool) -> Session:
+        """A request's session: its work runs where `kit.blocking.run_db` places it."""
+        return (self._request_write_sessions if write else self._request_read_sessions)()
 
     @contextmanager
     def unit_of_work(self, *, write: bool = True) -> Iterator[Session]:
@@ -190,6 +217,21 @@ class Database:
             conn.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
+        self.engine.dispose()
+        if self.async_engine is not None:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:  # no loop here: the requests' connections close on one of ours
+                asyncio.run(self.async_engine.dispose())
+            else:  # pragma: no cover - a caller on a loop awaits `dispose_async` instead
+                raise RuntimeError("on an event loop, await Database.dispose_async()")
+
+    async def dispose_async(self) -> None:
+        """`dispose` on an event loop: the requests' connections close on it."""
+        if self.async_engine is not None:
+            await self.async_engine.dispose()
         if self.checkpointer is not None:
             self.checkpointer.stop()
         self.engine.dispose()
@@ -235,6 +277,12 @@ def create_engine_for(settings: Settings) -> Engine:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
     )
+    _set_up_postgres(engine, settings)
+    return engine
+
+
+def _set_up_postgres(engine: Engine, settings: Settings) -> None:
+    """naadloos' connection setup for PostgreSQL, of a threads' engine or an asyncio one's."""
     idle_limit = settings.database_ping_after_idle_seconds
 
     # A connection that sat in the pool may have been closed by the server (a restart, an idle
@@ -264,7 +312,7 @@ def create_engine_for(settings: Settings) -> Engine:
         # search (seen with EXPLAIN ANALYZE on bench/search.py's catalog).
         autocommit = dbapi_conn.autocommit
         dbapi_conn.autocommit = True
-        dbapi_conn.execute("SET jit = off")
+        cursor = dbapi_conn.cursor()
+        cursor.execute("SET jit = off")
+        cursor.close()
         dbapi_conn.autocommit = autocommit
-
-    return engine

@@ -116,7 +116,7 @@ class TransactionalRoute(APIRoute):
         async def route_handler(request: Request) -> Response:
             db: Database = request.app.state.db
             place_database_work(db)
-            session = db.session(write=writes)
+            session = db.request_session(write=writes)
             request.state.session = session
             unit = _Unit(session, writes, request.state)
             token = _unit.set(unit)

@@ -171,8 +171,9 @@ def _converted(row: Sequence[Any], processors: Sequence[Processor | None]) -> tu
 
 
 def _run(connection: Connection, sql: str, params: Any, *, fetch: bool, many: bool = False) -> Any:
-    driver = connection.connection.driver_connection
-    cursor = driver.cursor()  # type: ignore[union-attr]
+    # The DBAPI connection: the driver's own, or SQLAlchemy's adapter of an asyncio driver
+    # (which waits for its answers in the request's greenlet).
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         if many:
             cursor.executemany(sql, params)
