@@ -20,6 +20,19 @@ def reserve(client: TestClient, key: dict[str, str], **body: Any) -> Any:
     return client.post("/v1/reservations", json={"channel": "web", **body}, headers=key)
 
 
+def lapsed_hold(runtime: Runtime, channel: str, qty: int) -> None:
+    """A hold of JAS-M at Utrecht whose time ran out, not swept yet."""
+    with runtime.db.unit_of_work() as session:
+        reservations.reserve(
+            session,
+            ReservationCreate(
+                channel=channel, sku="JAS-M", location="store:utrecht", qty=qty, ttl_seconds=1
+            ),
+            by="test",
+            at=utcnow() - timedelta(seconds=5),
+        )
+
+
 def test_a_hold_lowers_what_is_available(client: TestClient, shop: dict[str, str]) -> None:
     move(client, shop, "receipt", "JAS-M", "store:utrecht", 3)
 
@@ -85,15 +98,7 @@ def test_a_refusal_is_only_quick_when_there_is_plainly_too_little(
             assert (
                 shortfall.plainly_short(session, sku, where, qty, channel="web", at=at) is None
             ), (sku, where, qty)
-    with runtime.db.unit_of_work() as session:
-        reservations.reserve(
-            session,
-            ReservationCreate(
-                channel="app", sku="JAS-M", location="store:utrecht", qty=3, ttl_seconds=1
-            ),
-            by="test",
-            at=at - timedelta(seconds=5),
-        )
+    lapsed_hold(runtime, "app", 3)
     with runtime.db.unit_of_work() as session:  # a lapsed hold: the general path sweeps it
         assert shortfall.plainly_short(session, "JAS-M", "store:utrecht", 1, channel="web",
                                        at=at) is None  # fmt: skip
@@ -163,15 +168,7 @@ def test_an_expired_hold_that_was_not_swept_yet_does_not_block(
     client: TestClient, shop: dict[str, str], runtime: Runtime
 ) -> None:
     move(client, shop, "receipt", "JAS-M", "store:utrecht", 1)
-    with runtime.db.unit_of_work() as session:
-        reservations.reserve(
-            session,
-            ReservationCreate(
-                channel="web", sku="JAS-M", location="store:utrecht", qty=1, ttl_seconds=1
-            ),
-            by="test",
-            at=utcnow() - timedelta(seconds=5),
-        )
+    lapsed_hold(runtime, "web", 1)
 
     response = reserve(client, shop, sku="JAS-M", location="store:utrecht", qty=1)
 
