@@ -17,6 +17,7 @@ from naadloos.inventory.schemas import (
 from naadloos.kit.bulk import lookup
 from naadloos.kit.errors import AlreadyExists, NotFound, ValidationFailed
 from naadloos.kit.pagination import PageParams, paginate
+from naadloos.kit.prepared import Prepared
 from naadloos.kit.rows import memo
 from naadloos.kit.time import utcnow
 
@@ -66,6 +67,29 @@ def get_location(session: Session, code: str, *, field: str = "code") -> Locatio
     if location is None:
         raise LocationNotFound(f"no location with code {code!r}", field=field)
     return location
+
+
+_OF_CODE = Prepared(
+    select(Location.id, Location.code, Location.active, Location.capabilities).where(
+        Location.code == bindparam("code")
+    )
+)
+
+
+def place_that(
+    session: Session, code: str, capability: LocationCapability, *, field: str, unable: str
+) -> Place:
+    """The open location with this code that does `capability` (one statement); a 422
+    naming `field` otherwise (`unable`: what a closed one or one without it does not do)."""
+    row = _OF_CODE.first(session, {"code": code})
+    if row is None:
+        raise ValidationFailed.field(field, f"no location with code {code!r}")
+    location_id, _, active, capabilities = row
+    if not active or capability.value not in capabilities:
+        raise ValidationFailed.field(field, f"{code!r} {unable}")
+    place = Place(location_id, code)
+    remember_codes(session, [place])
+    return place
 
 
 def list_locations(

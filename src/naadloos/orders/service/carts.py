@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from naadloos.catalog.service import prices
 from naadloos.channels import service as channels
@@ -36,6 +37,7 @@ from naadloos.orders.schemas import (
     CartStatus,
     CartUpdate,
 )
+from naadloos.orders.service import lines as line_rows
 from naadloos.orders.service.codes import normalised, short_code
 from naadloos.orders.service.people import ids_of, person_of
 from naadloos.orders.service.routing import Router, StockPriorityDistance
@@ -184,6 +186,19 @@ def claim_open(session: Session, cart_id: uuid.UUID, *, to: CartStatus | None = 
     return cart
 
 
+_LINK_ORDER = Prepared(
+    update(table_of(Cart))
+    .where(table_of(Cart).c.id == bindparam("cart"))
+    .values(order_id=bindparam("order"))
+)
+
+
+def link_order(session: Session, cart: Cart, order_id: uuid.UUID) -> None:
+    """Record the order the cart became (one prepared UPDATE; the object shows it as loaded)."""
+    _LINK_ORDER.run(session, {"cart": cart.id, "order": order_id})
+    set_committed_value(cart, "order_id", order_id)
+
+
 def update_cart(session: Session, cart_id: uuid.UUID, data: CartUpdate) -> Filled:
     cart = claim_open(session, cart_id)
     if data.customer is not None:
@@ -253,30 +268,25 @@ def set_line(
     held again for a fresh TTL."""
     cart = claim_open(session, cart_id)
     place = _line_place(session, cart, location)
-    line = session.get(CartLine, (cart.id, sku, place.id))
-    wanted = qty + (line.quantity if line is not None and add else 0)
+    line = line_rows.line_at(session, cart.id, sku, place.id)
+    wanted = qty + (line[0] if line is not None and add else 0)
     if line is not None:
-        release_hold(session, line.reservation_id)
+        release_hold(session, line[1])
     if wanted == 0:
         if line is not None:
-            session.delete(line)
+            line_rows.drop_line(session, cart.id, sku, place.id)
     else:
         reservation_id = hold(session, cart, sku, place, wanted, policy=policy, by=by)
-        if line is None:
-            session.add(
-                CartLine(
-                    cart_id=cart.id,
-                    sku=sku,
-                    location_id=place.id,
-                    quantity=wanted,
-                    reservation_id=reservation_id,
-                    added_at=utcnow(),
-                )
-            )
-        else:
-            line.quantity = wanted
-            line.reservation_id = reservation_id
-    session.flush()
+        line_rows.put_line(
+            session,
+            cart.id,
+            sku,
+            place.id,
+            qty=wanted,
+            reservation_id=reservation_id,
+            new=line is None,
+            at=utcnow(),
+        )
     return _announce(session, cart)
 
 

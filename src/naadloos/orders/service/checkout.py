@@ -23,7 +23,7 @@ from naadloos.inventory.schemas import LocationCapability, ReservationStatus
 from naadloos.inventory.service import availability as atp
 from naadloos.inventory.service import locations, reservations
 from naadloos.inventory.service.reservations import InsufficientStock
-from naadloos.kit.errors import Conflict, NotFound, ValidationFailed
+from naadloos.kit.errors import Conflict
 from naadloos.kit.ids import new_id
 from naadloos.kit.money import vat_included
 from naadloos.kit.time import utcnow
@@ -94,13 +94,13 @@ def _pickup(session: Session, data: CheckoutIn) -> locations.Place | None:
     if data.fulfilment not in PICKED_UP:
         return None
     code = data.pickup_location or ""  # the schema requires it for collect
-    try:
-        location = locations.get_location(session, code, field="pickup_location")
-    except NotFound as exc:
-        raise ValidationFailed.field("pickup_location", exc.detail) from exc
-    if not location.active or LocationCapability.PICKUP.value not in location.capabilities:
-        raise ValidationFailed.field("pickup_location", f"{code!r} does not hand out orders")
-    return locations.Place(location.id, location.code)
+    return locations.place_that(
+        session,
+        code,
+        LocationCapability.PICKUP,
+        field="pickup_location",
+        unable="does not hand out orders",
+    )
 
 
 def _plan(
@@ -391,8 +391,7 @@ def checkout(
     if not book.store_order(session, order, rows, None if target is None else target.id):
         # Only an order number drawn twice (1 in 10^15) can clash: the client retries.
         raise Conflict("could not draw a free order number; try again")
-    cart.order_id = order_id
-    session.flush()
+    carts.link_order(session, cart, order_id)
     if status is not OrderStatus.AWAITING_PAYMENT:  # else when the payment is authorised
         orders.announce_placed(session, order)
     if data.fulfilment is Fulfilment.RESERVE:
