@@ -180,9 +180,10 @@ def claim_open(session: Session, cart_id: uuid.UUID, *, to: CartStatus | None = 
     if claimed is None:
         closed = get_cart(session, cart_id)
         raise CartClosed(f"cart {cart_id} is {closed.status}", cart_status=closed.status)
-    cart = adopt(session, Cart, dict(zip(_CART_COLUMNS, claimed, strict=False)))
+    *row, location_code = claimed
+    cart = adopt(session, Cart, dict(zip(_CART_COLUMNS, row, strict=True)))
     if cart.location_id is not None:
-        locations.remember_codes(session, [locations.Place(cart.location_id, claimed[-1])])
+        locations.remember_codes(session, [locations.Place(cart.location_id, location_code)])
     return cart
 
 
@@ -348,7 +349,7 @@ _LINES = Prepared(
 
 def lines_of(session: Session, cart_id: uuid.UUID) -> list[Line]:
     """In key order (sku, location id): the order stock rows are locked in."""
-    session.flush()  # the lines' ORM changes of this request, as an execute would
+    session.flush()  # the request's ORM changes (the cart's), as an execute would
     now = utcnow()
     return [
         Line(sku, location_id, code, qty, rid, reservations.state_of(status, until, now), until)
