@@ -136,10 +136,10 @@ ROWS_A_STATEMENT = 64
 
 
 def insert_all(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert `rows` (the same columns each) in one multi-row INSERT a `ROWS_A_STATEMENT`
-    rows, compiled once per table, columns and number of rows: one round trip where an
-    executemany takes three on PostgreSQL (psycopg pipelines it) and one statement a row on
-    SQLite."""
+    """Insert `rows` (the same columns each) in multi-row INSERTs of up to `ROWS_A_STATEMENT`
+    rows, each compiled once per table, columns and number of rows: one round trip where an
+    executemany takes three on PostgreSQL (psycopg pipelines it), one statement where SQLite
+    runs one a row."""
     if not rows:
         return
     columns = tuple(rows[0])
