@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from naadloos.channels import service as channels
@@ -20,13 +20,19 @@ from naadloos.inventory.schemas import (
     ReservationOut,
     ReservationStatus,
 )
-from naadloos.inventory.service import expiry, ledger, locations, safety, shortfall
+from naadloos.inventory.service import (
+    expiry,
+    ledger,
+    locations,
+    reservation_rows,
+    safety,
+    shortfall,
+)
 from naadloos.inventory.service.locations import Place
 from naadloos.kit.bulk import lookup
 from naadloos.kit.db import table_of
 from naadloos.kit.errors import Conflict, NotFound
 from naadloos.kit.ids import new_id
-from naadloos.kit.prepared import Prepared
 from naadloos.kit.time import utcnow
 
 RESERVATIONS = table_of(Reservation)
@@ -45,25 +51,6 @@ class ReservationNotFound(NotFound):
 class ReservationClosed(Conflict):
     code = "reservation_closed"
     title = "The reservation can no longer change this way"
-
-
-_INSERT_RESERVATION = Prepared(
-    insert(RESERVATIONS),
-    columns=(
-        "id",
-        "channel",
-        "status",
-        "reference",
-        "expires_at",
-        "created_at",
-        "updated_at",
-        "created_by",
-    ),
-)
-_INSERT_LINE = Prepared(
-    insert(table_of(ReservationLine)),
-    columns=("reservation_id", "line", "sku", "location_id", "quantity"),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +178,8 @@ def _record(
     """Write the reservation whose units are held."""
     now = terms.now
     expires_at = now + timedelta(seconds=terms.ttl_seconds)
-    _INSERT_RESERVATION.run(
+    keys = sorted(wanted)
+    reservation_rows.write_reservation(
         session,
         {
             "id": reservation_id,
@@ -203,18 +191,8 @@ def _record(
             "updated_at": now,
             "created_by": terms.by,
         },
-    )
-    keys = sorted(wanted)
-    _INSERT_LINE.run_many(
-        session,
         [
-            {
-                "reservation_id": reservation_id,
-                "line": n,
-                "sku": sku,
-                "location_id": loc,
-                "quantity": wanted[(sku, loc)],
-            }
+            {"line": n, "sku": sku, "location_id": loc, "quantity": wanted[(sku, loc)]}
             for n, (sku, loc) in enumerate(keys)
         ],
     )
