@@ -423,6 +423,20 @@ _LINES_OF = (
     .where(ReservationLine.reservation_id.in_(bindparam("ids", expanding=True)))
     .order_by(ReservationLine.sku, ReservationLine.location_id)
 )
+# PostgreSQL: the claim and the claimed holds' lines in one statement (a data-modifying CTE).
+_CLAIMED = _CLAIM_HELD.cte("claimed")
+_CLAIM_WITH_LINES = (
+    select(
+        ReservationLine.reservation_id,
+        ReservationLine.sku,
+        ReservationLine.quantity,
+        Location.id,
+        Location.code,
+    )
+    .join(_CLAIMED, _CLAIMED.c.id == ReservationLine.reservation_id)
+    .join(Location, Location.id == ReservationLine.location_id)
+    .order_by(ReservationLine.sku, ReservationLine.location_id)
+)
 
 
 def allocate_held(
@@ -435,10 +449,16 @@ def allocate_held(
         return set()
     now = at or utcnow()
     connection = session.connection()
-    claimed = set(connection.execute(_CLAIM_HELD, {"ids": reservation_ids, "now": now}).scalars())
-    if not claimed:
-        return claimed
-    for rid, sku, qty, loc_id, code in connection.execute(_LINES_OF, {"ids": sorted(claimed)}):
+    params = {"ids": reservation_ids, "now": now}
+    if connection.dialect.name == "postgresql":
+        lines = connection.execute(_CLAIM_WITH_LINES, params).all()
+        claimed = {line[0] for line in lines}  # every reservation has a line
+    else:
+        claimed = set(connection.execute(_CLAIM_HELD, params).scalars())
+        if not claimed:
+            return claimed
+        lines = connection.execute(_LINES_OF, {"ids": sorted(claimed)}).all()
+    for rid, sku, qty, loc_id, code in lines:
         ledger.change(
             session,
             sku,
