@@ -411,32 +411,24 @@ _CLAIM_HELD = (
     .values(status=ReservationStatus.ALLOCATED.value, updated_at=bindparam("now"))
     .returning(RESERVATIONS.c.id)
 )
-_LINES_OF = (
-    select(
-        ReservationLine.reservation_id,
-        ReservationLine.sku,
-        ReservationLine.quantity,
-        Location.id,
-        Location.code,
-    )
-    .join(Location, Location.id == ReservationLine.location_id)
-    .where(ReservationLine.reservation_id.in_(bindparam("ids", expanding=True)))
-    .order_by(ReservationLine.sku, ReservationLine.location_id)
-)
-# PostgreSQL: the claim and the claimed holds' lines in one statement (a data-modifying CTE).
+# The held lines in key order (the order stock rows are locked in), of the holds `ids`, or
+# (PostgreSQL) of those the claim took: the claim and the read in one statement, a
+# data-modifying CTE.
+_HELD_LINES = select(
+    ReservationLine.reservation_id,
+    ReservationLine.sku,
+    ReservationLine.quantity,
+    Location.id,
+    Location.code,
+).join(Location, Location.id == ReservationLine.location_id)
+_KEY_ORDER = (ReservationLine.sku, ReservationLine.location_id)
+_LINES_OF = _HELD_LINES.where(
+    ReservationLine.reservation_id.in_(bindparam("ids", expanding=True))
+).order_by(*_KEY_ORDER)
 _CLAIMED = _CLAIM_HELD.cte("claimed")
-_CLAIM_WITH_LINES = (
-    select(
-        ReservationLine.reservation_id,
-        ReservationLine.sku,
-        ReservationLine.quantity,
-        Location.id,
-        Location.code,
-    )
-    .join(_CLAIMED, _CLAIMED.c.id == ReservationLine.reservation_id)
-    .join(Location, Location.id == ReservationLine.location_id)
-    .order_by(ReservationLine.sku, ReservationLine.location_id)
-)
+_CLAIM_WITH_LINES = _HELD_LINES.join(
+    _CLAIMED, _CLAIMED.c.id == ReservationLine.reservation_id
+).order_by(*_KEY_ORDER)
 
 
 def allocate_held(
