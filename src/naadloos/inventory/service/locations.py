@@ -3,8 +3,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, ScalarSelect, bindparam, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from naadloos.channels import service as channels
 from naadloos.inventory.models import Location
@@ -132,6 +132,12 @@ def resolve(session: Session, codes: Iterable[tuple[str, str]]) -> dict[str, Pla
     places = {code: place for code, (place, _) in found.items()}
     remember_codes(session, places.values())
     return places
+
+
+def code_of(location_id: ColumnElement[int] | InstrumentedAttribute[int]) -> ScalarSelect[str]:
+    """SQL for the code of the location `location_id` (a column of another module's
+    statement)."""
+    return select(Location.code).where(Location.id == location_id).scalar_subquery()
 
 
 def remember_codes(session: Session, places: Iterable[Place]) -> None:

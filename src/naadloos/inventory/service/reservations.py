@@ -9,8 +9,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, ScalarSelect, bindparam, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from naadloos.channels import service as channels
 from naadloos.inventory.models import Location, Reservation, ReservationLine
@@ -269,6 +269,18 @@ def states(
         [(r,) for r in reservation_ids],
     )
     return {rid: (state_of(status, at, now), at) for rid, status, at in rows}
+
+
+def hold_columns(
+    reservation_id: ColumnElement[uuid.UUID] | InstrumentedAttribute[uuid.UUID],
+) -> tuple[ScalarSelect[str], ScalarSelect[datetime]]:
+    """SQL for the status and expiry of the reservation `reservation_id` (a column of another
+    module's statement), for `state_of`: a hold's state read with the row that points at it."""
+    of = Reservation.id == reservation_id
+    return (
+        select(Reservation.status).where(of).scalar_subquery(),
+        select(Reservation.expires_at).where(of).scalar_subquery(),
+    )
 
 
 def state_of(status: str, expires_at: datetime, now: datetime) -> ReservationStatus:

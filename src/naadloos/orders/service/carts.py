@@ -17,7 +17,6 @@ from naadloos.catalog.service import prices
 from naadloos.channels import service as channels
 from naadloos.customers.service import profiles
 from naadloos.customers.service.profiles import PersonNotFound
-from naadloos.inventory.models import Location, Reservation
 from naadloos.inventory.schemas import ReservationStatus
 from naadloos.inventory.service import locations, reservations
 from naadloos.kit.db import insert_or_nothing, table_of
@@ -154,9 +153,7 @@ def _claim(status: bool) -> Prepared:
     if status:
         values["status"] = bindparam("to")
     carts = table_of(Cart)
-    location_code = (
-        select(Location.code).where(Location.id == carts.c.location_id).scalar_subquery()
-    )
+    location_code = locations.code_of(carts.c.location_id)
     return Prepared(
         update(carts)
         .where(carts.c.id == bindparam("cart"), carts.c.status == CartStatus.OPEN.value)
@@ -334,14 +331,11 @@ _LINES = Prepared(
     select(
         CartLine.sku,
         CartLine.location_id,
-        Location.code,
+        locations.code_of(CartLine.location_id),
         CartLine.quantity,
         CartLine.reservation_id,
-        Reservation.status,
-        Reservation.expires_at,
+        *reservations.hold_columns(CartLine.reservation_id),
     )
-    .join(Location, Location.id == CartLine.location_id)
-    .join(Reservation, Reservation.id == CartLine.reservation_id)
     .where(CartLine.cart_id == bindparam("cart_id"))
     .order_by(CartLine.sku, CartLine.location_id)
 )  # run without SQLAlchemy's execution machinery (kit.prepared), after a flush
