@@ -18,16 +18,17 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import String, cast, delete, event, or_
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
 from naadloos.kit.db import table_of
 from naadloos.kit.ids import new_id
 from naadloos.kit.models import OutboxEvent
 from naadloos.kit.prepared import insert_all
+from naadloos.kit.rows import memo
 from naadloos.kit.time import utcnow
 
 EVENTS_WRITTEN = "naadloos.events_written"
-_PENDING = "naadloos.events_pending"  # in session.info: rows to write before the commit
+_PENDING = "events_pending"  # the transaction's rows to write before its commit (kit.rows.memo)
 OUTBOX = table_of(OutboxEvent)
 
 
@@ -86,31 +87,23 @@ def emit(session: Session, event: Event) -> uuid.UUID:
         "attempts": 0,
     }
     session.info[EVENTS_WRITTEN] = True
-    if session.get_transaction() is None:  # so that its end, however it ends, is seen
-        session.begin()
     if session.in_nested_transaction():  # its rollback must take the event with it
         insert_all(session, OUTBOX, [row])
-    else:
-        session.info.setdefault(_PENDING, []).append(row)
+    else:  # kept for the transaction: its end, however it ends, drops what is not written
+        memo(session, _PENDING, list).append(row)
     return event_id
 
 
 def write_pending(session: Session) -> None:
     """Write the events emitted in this transaction that are not in the outbox yet."""
-    rows: list[dict[str, Any]] | None = session.info.pop(_PENDING, None)
+    rows = memo(session, _PENDING, list)
     if rows:
         insert_all(session, OUTBOX, rows)
-
-
-def _drop_unwritten(session: Session, transaction: SessionTransaction) -> None:
-    """A transaction that ended without its commit (a rollback, a close) takes its events."""
-    if transaction.parent is None:
-        session.info.pop(_PENDING, None)
+        rows.clear()
 
 
 # Every session: the request's, a unit of work's, a job's.
 event.listen(Session, "before_commit", write_pending)
-event.listen(Session, "after_transaction_end", _drop_unwritten)
 
 
 def forget(session: Session, ids: list[str]) -> int:

@@ -5,15 +5,16 @@
 what `session.get(..., populate_existing=True)` would give: one already in the session gets
 the row's values as loaded state; a new one joins the identity map.
 
-`memo`: a dict that lives as long as the session's transaction, for facts that cannot change
-under it (a location's code): a second read in the same request is a dict lookup. It is
-emptied whenever the transaction ends, committed or not.
+`memo`: a dict (or list) that lives as long as the session's transaction, for facts that cannot
+change under it (a location's code: a second read in the same request is a dict lookup) or for
+what the transaction will write at its commit (its events). It is dropped whenever the
+transaction ends, committed or not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar, cast, overload
 
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import (
@@ -52,15 +53,21 @@ def adopt(session: Session, model: type[M], row: Mapping[str, Any]) -> M:
     return obj
 
 
-def memo(session: Session, name: str) -> dict[Any, Any]:
-    """The transaction's dict called `name` (see the module)."""
-    memos: dict[str, dict[Any, Any]] = session.info.setdefault(_MEMOS, {})
+@overload
+def memo(session: Session, name: str) -> dict[Any, Any]: ...
+@overload
+def memo(session: Session, name: str, kind: type[list[Any]]) -> list[Any]: ...
+def memo(
+    session: Session, name: str, kind: type[dict[Any, Any]] | type[list[Any]] = dict
+) -> dict[Any, Any] | list[Any]:
+    """The transaction's dict (or list) called `name` (see the module)."""
+    memos: dict[str, Any] = session.info.setdefault(_MEMOS, {})
     found = memos.get(name)
     if found is None:
         if session.get_transaction() is None:  # so that its end is seen and empties it
             session.begin()
-        found = memos[name] = {}
-    return found
+        found = memos[name] = kind()
+    return cast(dict[Any, Any] | list[Any], found)
 
 
 def _forget(session: Session, transaction: SessionTransaction) -> None:
