@@ -217,9 +217,7 @@ class Database:
             conn.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
-        if self.checkpointer is not None:
-            self.checkpointer.stop()
-        self.engine.dispose()
+        self._dispose_threads_engine()
         if self.async_engine is not None:
             try:
                 asyncio.get_running_loop()
@@ -232,6 +230,9 @@ class Database:
         """`dispose` on an event loop: the requests' connections close on it."""
         if self.async_engine is not None:
             await self.async_engine.dispose()
+        self._dispose_threads_engine()
+
+    def _dispose_threads_engine(self) -> None:
         if self.checkpointer is not None:
             self.checkpointer.stop()
         self.engine.dispose()
