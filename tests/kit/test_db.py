@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import DateTime, func, select, text
+from sqlalchemy import DateTime, Engine, func, select, text
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.exc import DBAPIError
 
@@ -14,7 +15,8 @@ from naadloos.channels import service
 from naadloos.channels.kinds import ChannelKind
 from naadloos.channels.models import Channel
 from naadloos.channels.schemas import ChannelCreate
-from naadloos.kit.db import Database, UTCDateTime
+from naadloos.kit import blocking
+from naadloos.kit.db import Database, UTCDateTime, create_engine_for
 from naadloos.kit.settings import Settings
 from naadloos.runtime import Runtime
 
@@ -163,3 +165,56 @@ def test_sqlite_timestamps_are_stored_as_sqlalchemy_stores_them() -> None:
     assert ours_out("2026-03-01 12:30:05") == datetime(2026, 3, 1, 12, 30, 5, tzinfo=UTC)
     with pytest.raises(ValueError, match="naive"):
         ours_in(datetime(2026, 3, 1))  # noqa: DTZ001 - the mistake being refused
+
+
+_PREPARED_HERE = text(
+    "SELECT count(*) FROM pg_prepared_statements WHERE statement = 'SELECT 1 + $1'"
+)
+
+
+def _prepared_survive_rollbacks(engine: Engine) -> None:
+    with engine.connect() as conn:  # one connection throughout: prepared statements are its own
+        for n in range(6):  # psycopg prepares a statement at its sixth run
+            conn.execute(text("SELECT 1 + :n"), {"n": n})
+        conn.rollback()  # as when a request is refused
+        assert conn.execute(_PREPARED_HERE).scalar_one() == 1
+        with pytest.raises(DBAPIError):
+            conn.execute(text("SELECT 1 / 0"))
+        conn.rollback()  # as when a statement failed
+        for n in range(6):
+            assert conn.execute(text("SELECT 1 + :n"), {"n": n}).scalar_one() == 1 + n
+        # Still the one server-side statement: psycopg did not forget and prepare it anew.
+        assert conn.execute(_PREPARED_HERE).scalar_one() == 1
+        conn.rollback()
+
+
+def test_postgresql_connections_keep_their_prepared_statements_across_a_rollback(
+    runtime: Runtime,
+) -> None:
+    """A refused request rolls back; psycopg alone would then DEALLOCATE ALL (kit.pg)."""
+    if runtime.db.dialect != "postgresql":
+        pytest.skip("SQLite has no server-side prepared statements")
+    _prepared_survive_rollbacks(runtime.db.engine)  # the threads' engine
+    assert runtime.db.async_engine is not None
+    requests = runtime.db.async_engine.sync_engine
+
+    async def on_the_loop() -> None:
+        await blocking.run_db(lambda: _prepared_survive_rollbacks(requests))
+
+    asyncio.run(on_the_loop())
+
+
+def test_the_migrations_engine_rolls_back_as_psycopg_does(settings: Settings) -> None:
+    """Where DDL runs, a rollback may undo a schema a prepared statement was planned for."""
+    if settings.dialect != "postgresql":
+        pytest.skip("SQLite has no server-side prepared statements")
+    engine = create_engine_for(settings, ddl=True)
+    try:
+        with engine.connect() as conn:
+            for n in range(6):
+                conn.execute(text("SELECT 1 + :n"), {"n": n})
+            conn.rollback()
+            assert conn.execute(_PREPARED_HERE).scalar_one() == 0
+            conn.rollback()
+    finally:
+        engine.dispose()

@@ -27,6 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
+from naadloos.kit import pg
 from naadloos.kit.checkpoints import BACKSTOP_PAGES, INLINE_PAGES, Checkpointer
 from naadloos.kit.prepared import Prepared
 from naadloos.kit.settings import Settings
@@ -238,8 +239,11 @@ class Database:
         self.engine.dispose()
 
 
-def create_engine_for(settings: Settings) -> Engine:
-    """An engine with naadloos' connection setup (SQLite pragmas and transaction control)."""
+def create_engine_for(settings: Settings, *, ddl: bool = False) -> Engine:
+    """An engine with naadloos' connection setup (SQLite pragmas and transaction control).
+    `ddl`: an engine for migrations, whose PostgreSQL connections roll back as psycopg does
+    (forgetting their prepared statements: a rolled-back schema change may come back
+    different); the others keep them (`kit.pg`)."""
     url = settings.sqlalchemy_url
     if settings.dialect == "sqlite":
         engine = create_engine(
@@ -278,13 +282,26 @@ def create_engine_for(settings: Settings) -> Engine:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
     )
-    _set_up_postgres(engine, settings)
+    _set_up_postgres(engine, settings, keep_prepared=not ddl)
     return engine
 
 
-def _set_up_postgres(engine: Engine, settings: Settings) -> None:
+def _set_up_postgres(engine: Engine, settings: Settings, *, keep_prepared: bool = True) -> None:
     """naadloos' connection setup for PostgreSQL, of a threads' engine or an asyncio one's."""
     idle_limit = settings.database_ping_after_idle_seconds
+
+    if keep_prepared:
+
+        @event.listens_for(engine, "do_connect")
+        def _connection_class(
+            dialect: Dialect, _record: Any, cargs: list[Any], cparams: dict[str, Any]
+        ) -> Any:
+            # The same arguments as SQLAlchemy's own connect (its type adapters among them),
+            # to naadloos' classes (kit.pg).
+            if dialect.is_async:
+                cparams["async_creator_fn"] = pg.AsyncConnection.connect
+                return None
+            return pg.Connection.connect(*cargs, **cparams)
 
     # A connection that sat in the pool may have been closed by the server (a restart, an idle
     # timeout, a failover): test it before use. One in steady use is not tested, which saves a

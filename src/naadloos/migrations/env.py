@@ -27,7 +27,7 @@ def run_migrations_online() -> None:
         _run(connection)
         return
     settings = Settings(database_url=str(config.get_main_option("sqlalchemy.url")))
-    engine = create_engine_for(settings)
+    engine = create_engine_for(settings, ddl=True)
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()
