@@ -69,6 +69,13 @@ def get_location(session: Session, code: str, *, field: str = "code") -> Locatio
     return location
 
 
+def of_channel(session: Session, channel: str) -> Location | None:
+    """The location whose sales channel is `channel` (a store's till channel), if any."""
+    return session.scalars(
+        select(Location).where(Location.channel == channel).order_by(Location.id)
+    ).first()
+
+
 _OF_CODE = Prepared(
     select(Location.id, Location.code, Location.active, Location.capabilities).where(
         Location.code == bindparam("code")

@@ -6,7 +6,7 @@ on the receipt (loyalty card, email, phone) links it to the customer."""
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,7 +15,6 @@ from naadloos.catalog.service import variants
 from naadloos.channels import service as channels
 from naadloos.customers.service import profiles
 from naadloos.customers.service.profiles import PersonNotFound
-from naadloos.inventory.models import Location
 from naadloos.inventory.schemas import MovementCreate, MovementKind
 from naadloos.inventory.service import ledger, locations
 from naadloos.kit.errors import Conflict, ValidationFailed
@@ -38,13 +37,16 @@ from naadloos.orders.service import book
 from naadloos.orders.service.checkout import ORDER_NUMBER_LENGTH
 from naadloos.orders.service.codes import short_code
 
+if TYPE_CHECKING:  # the type of what inventory's functions return; its table stays its own
+    from naadloos.inventory.models import Location
+
 
 def _store(session: Session, data: TillSale, key_channel: str | None) -> Location:
     """The store the sale happened in: named, or the one whose channel the till's key is."""
     if data.location is not None:
         return locations.get_location(session, data.location, field="location")
     if key_channel is not None:
-        found = session.scalars(select(Location).where(Location.channel == key_channel)).first()
+        found = locations.of_channel(session, key_channel)
         if found is not None:
             return found
     raise ValidationFailed.field("location", "required (or use a key bound to a store's channel)")
