@@ -15,17 +15,26 @@ from pathlib import Path
 
 import nats
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import literal_column, select, update
 from sqlalchemy.orm import Session
 
 from naadloos.channels import service
 from naadloos.channels.events import ChannelCreated
 from naadloos.channels.kinds import ChannelKind
 from naadloos.channels.schemas import ChannelCreate
-from naadloos.kit.events import Envelope, emit, write_pending
+from naadloos.kit.events import (
+    MOST_CARRIED,
+    Envelope,
+    carried,
+    emit,
+    outbox_cte,
+    take_pending,
+    write_pending,
+)
 from naadloos.kit.models import OutboxEvent, ProcessedEvent
 from naadloos.kit.nats import NatsPublisher
 from naadloos.kit.outbox import Dispatcher, DispatchResult
+from naadloos.kit.prepared import Prepared
 from naadloos.kit.settings import Settings
 from naadloos.kit.time import utcnow
 from naadloos.runtime import Runtime, build_runtime
@@ -109,6 +118,28 @@ def test_events_of_a_rolled_back_transaction_or_savepoint_are_never_written(
         emit(later, channel_created("later"))
 
     assert [e.payload["code"] for e in outbox(runtime)] == ["kept", "later"]
+
+
+def test_a_statement_can_carry_the_pending_events_in_their_order(runtime: Runtime) -> None:
+    """On PostgreSQL a statement of a transaction takes its pending events along in a CTE
+    (a reservation's rows do): those it takes are written with it, the rest at the commit."""
+    if runtime.db.dialect != "postgresql":
+        pytest.skip("SQLite has no INSERT in a CTE")
+    codes = [f"c{n}" for n in range(MOST_CARRIED + 3)]
+    with runtime.db.unit_of_work() as session:
+        for code in codes:
+            emit(session, channel_created(code))
+        params = take_pending(session)
+        assert carried(params) == MOST_CARRIED
+        carrier = Prepared(select(literal_column("1")).add_cte(outbox_cte(MOST_CARRIED)))
+        carrier.rows(session, params)
+        assert len(session.scalars(select(OutboxEvent)).all()) == MOST_CARRIED
+        emit(session, channel_created("last"))
+        savepoint = session.begin_nested()
+        assert take_pending(session) == {}  # its rollback would take them: they wait
+        savepoint.commit()
+
+    assert [e.payload["code"] for e in outbox(runtime)] == [*codes, "last"]
 
 
 def test_subscribers_get_each_event_once(runtime: Runtime) -> None:

@@ -6,7 +6,8 @@ rows (a request that changes a cart and two stock rows wrote three INSERTs, each
 to PostgreSQL). A rollback drops them with the rest. An event emitted inside a savepoint is
 written at once, so that the savepoint's rollback takes it (it is then ahead of events emitted
 before the savepoint). `write_pending` writes them earlier, for a reader of the outbox in the
-same transaction.
+same transaction. On PostgreSQL a statement that writes rows of its own can take the pending
+events along in a CTE (`take_pending`, `outbox_cte`): a round trip fewer.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import String, cast, delete, event, or_
+from sqlalchemy import CTE, String, bindparam, cast, delete, event, insert, or_
 from sqlalchemy.orm import Session
 
 from naadloos.kit.db import table_of
@@ -30,6 +32,8 @@ from naadloos.kit.time import utcnow
 EVENTS_WRITTEN = "naadloos.events_written"
 _PENDING = "events_pending"  # the transaction's rows to write before its commit (kit.rows.memo)
 OUTBOX = table_of(OutboxEvent)
+_COLUMNS = ("event_id", "name", "payload", "occurred_at", "available_at", "attempts")
+MOST_CARRIED = 8  # events a statement takes along (`take_pending`); more wait for the commit
 
 
 class Event(BaseModel):
@@ -78,7 +82,7 @@ def emit(session: Session, event: Event) -> uuid.UUID:
     commits: see the module). Returns its id."""
     now = utcnow()
     event_id = new_id()
-    row = {
+    row = {  # _COLUMNS
         "event_id": event_id,
         "name": event.event_name(),
         "payload": event.model_dump(mode="json"),
@@ -100,6 +104,35 @@ def write_pending(session: Session) -> None:
     if rows:
         insert_all(session, OUTBOX, rows)
         rows.clear()
+
+
+def take_pending(session: Session) -> dict[str, Any]:
+    """Hand up to `MOST_CARRIED` of this transaction's pending events to a statement that will
+    write them in a CTE: `outbox_cte(n)`, bound with the parameters returned (`ev_<column>_<n>`;
+    empty when none are pending). The caller must execute that statement in this transaction:
+    the events are no longer pending. None are handed out inside a savepoint, whose rollback
+    would take with it events emitted before it."""
+    if session.in_nested_transaction():
+        return {}
+    rows = memo(session, _PENDING, list)
+    taken = rows[:MOST_CARRIED]
+    del rows[:MOST_CARRIED]
+    return {f"ev_{c}_{n}": row[c] for n, row in enumerate(taken) for c in _COLUMNS}
+
+
+def carried(params: dict[str, Any]) -> int:
+    """How many events `take_pending`'s parameters hold."""
+    return len(params) // len(_COLUMNS)
+
+
+@lru_cache(maxsize=MOST_CARRIED)
+def outbox_cte(rows: int) -> CTE:
+    """The INSERT of `rows` outbox rows as a CTE, for a statement that writes them with its
+    own (`take_pending`). Its foreign keys and `seq` are those of any other INSERT."""
+    values = [
+        {c: bindparam(f"ev_{c}_{n}", type_=OUTBOX.c[c].type) for c in _COLUMNS} for n in range(rows)
+    ]
+    return insert(OUTBOX).values(values).cte(f"events_{rows}")
 
 
 # Every session: the request's, a unit of work's, a job's.
