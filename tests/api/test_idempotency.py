@@ -22,8 +22,10 @@ def test_a_replay_returns_the_first_response_and_creates_nothing(
     client: TestClient, admin: dict[str, str], runtime: Runtime
 ) -> None:
     headers = {**admin, "Idempotency-Key": "create-utrecht-1"}
+    before = count(runtime, OutboxEvent)
     first = client.post("/v1/channels", json=BODY, headers=headers)
     channels, events = count(runtime, Channel), count(runtime, OutboxEvent)
+    assert events == before + 1  # its ChannelCreated, written with the stored response
 
     replay = client.post("/v1/channels", json=BODY, headers=headers)
 

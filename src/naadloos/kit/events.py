@@ -110,9 +110,9 @@ def take_pending(session: Session) -> dict[str, Any]:
     """Hand up to `MOST_CARRIED` of this transaction's pending events to a statement that will
     write them in a CTE: `outbox_cte(n)`, bound with the parameters returned (`ev_<column>_<n>`;
     empty when none are pending). The caller must execute that statement in this transaction:
-    the events are no longer pending. None are handed out inside a savepoint, whose rollback
-    would take with it events emitted before it."""
-    if session.in_nested_transaction():
+    the events are no longer pending. Only on PostgreSQL (SQLite has no INSERT in a CTE), and
+    not inside a savepoint, whose rollback would take with it events emitted before it."""
+    if session.in_nested_transaction() or session.get_bind().dialect.name != "postgresql":
         return {}
     rows = memo(session, _PENDING, list)
     taken = rows[:MOST_CARRIED]

@@ -12,17 +12,20 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 
 from fastapi import Depends, Header, Request
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from naadloos.kit import events
 from naadloos.kit.auth import Principal, authenticate
 from naadloos.kit.blocking import run_db
 from naadloos.kit.db import insert_or_nothing, table_of
 from naadloos.kit.errors import Conflict, IdempotencyKeyReused, ValidationFailed
 from naadloos.kit.models import IdempotencyKey
+from naadloos.kit.prepared import Prepared
 from naadloos.kit.time import utcnow
 
 HEADER = "Idempotency-Key"
@@ -48,25 +51,51 @@ class IdempotentReplay(Exception):
         )
 
 
+KEYS = table_of(IdempotencyKey)
+
+
+@lru_cache(maxsize=events.MOST_CARRIED + 1)
+def _completion(carried: int) -> Prepared:
+    """The UPDATE that stores the response, with `carried` of the transaction's pending events
+    (`kit.events.take_pending`): the request's last statement before its commit."""
+    statement = (
+        update(KEYS)
+        .where(KEYS.c.api_key_id == bindparam("k_api_key_id"), KEYS.c.key == bindparam("k_key"))
+        .values(
+            status_code=bindparam("r_status", type_=KEYS.c.status_code.type),
+            response_body=bindparam("r_body", type_=KEYS.c.response_body.type),
+            response_headers=bindparam("r_headers", type_=KEYS.c.response_headers.type),
+        )
+    )
+    if carried:
+        statement = statement.add_cte(events.outbox_cte(carried))
+    return Prepared(statement)
+
+
 @dataclass(frozen=True)
 class Claim:
     api_key_id: uuid.UUID
     key: str
 
     def complete(self, session: Session, response: Response) -> None:
-        """Store the response for replays, in the request's transaction."""
-        session.execute(
-            update(table_of(IdempotencyKey))
-            .where(IdempotencyKey.api_key_id == self.api_key_id, IdempotencyKey.key == self.key)
-            .values(
-                status_code=response.status_code,
-                response_body=bytes(response.body),
-                response_headers={
-                    name: response.headers[name]
-                    for name in REPLAYED_RESPONSE_HEADERS
-                    if name in response.headers
-                },
-            )
+        """Store the response for replays, in the request's transaction. On PostgreSQL the
+        statement also writes the request's events (a round trip of their own otherwise)."""
+        headers = {
+            name: response.headers[name]
+            for name in REPLAYED_RESPONSE_HEADERS
+            if name in response.headers
+        }
+        pending = events.take_pending(session)
+        _completion(events.carried(pending)).run(
+            session,
+            {
+                "k_api_key_id": self.api_key_id,
+                "k_key": self.key,
+                "r_status": response.status_code,
+                "r_body": bytes(response.body),
+                "r_headers": headers,
+                **pending,
+            },
         )
 
 
