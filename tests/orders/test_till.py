@@ -3,12 +3,17 @@ linked to the customer the till knew."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from naadloos.orders.models import Order, OrderChange, OrderLine
+from naadloos.orders.service import order_rows
+from naadloos.runtime import Runtime
 from tests.conftest import KeyFactory, fields
 from tests.inventory.conftest import level, move
 
@@ -159,3 +164,36 @@ def test_a_till_without_a_store_must_say_where(
     named = client.post("/v1/till/sales", json=sale(location="store:delft"), headers=store)
     assert named.status_code == 201, named.text
     assert named.json()["channel"] == "store:delft"
+
+
+def test_an_order_whose_row_clashes_writes_no_lines_or_history(
+    client: TestClient, till: dict[str, str], runtime: Runtime
+) -> None:
+    """Two tills sending one receipt at the same moment: the second's order row meets the
+    first's (channel, receipt) and nothing of it is written (on PostgreSQL one statement does
+    the three inserts)."""
+    first = client.post("/v1/till/sales", json=sale(), headers=till).json()
+    with runtime.db.unit_of_work() as session:
+        row = session.get(Order, uuid.UUID(first["id"]))
+        assert row is not None
+        order = {c.name: getattr(row, c.key) for c in Order.__table__.columns}
+        lines = [
+            {c.name: getattr(line, c.key) for c in OrderLine.__table__.columns}
+            for line in session.scalars(select(OrderLine).where(OrderLine.order_id == row.id))
+        ]
+        [change] = session.scalars(select(OrderChange).where(OrderChange.order_id == row.id))
+        history = {c.name: getattr(change, c.key) for c in OrderChange.__table__.columns}
+        other = uuid.uuid4()  # a new order id, the same receipt
+        assert not order_rows.write_order(
+            session,
+            {**order, "id": other, "number": "X" + order["number"][1:]},
+            [{**line, "order_id": other} for line in lines],
+            {**history, "order_id": other},
+        )
+        assert not order_rows.write_order(session, order, lines, history)  # the same order
+    with runtime.db.unit_of_work(write=False) as session:
+        assert session.get(Order, other) is None
+        assert session.scalars(select(OrderLine).where(OrderLine.order_id == other)).all() == []
+        assert session.scalars(select(OrderChange).where(OrderChange.order_id == other)).all() == []
+        assert len(session.scalars(select(OrderChange)).all()) == 1
+        assert len(session.scalars(select(OrderLine)).all()) == len(lines) == 2

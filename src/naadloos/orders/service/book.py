@@ -12,10 +12,9 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from naadloos.inventory.service import locations
-from naadloos.kit.db import insert_or_nothing, table_of
+from naadloos.kit.db import table_of
 from naadloos.kit.errors import NotFound
 from naadloos.kit.pagination import PageParams, paginate
-from naadloos.kit.prepared import insert_all
 from naadloos.kit.time import utcnow
 from naadloos.orders.models import Order, OrderChange, OrderLine
 from naadloos.orders.schemas import (
@@ -25,6 +24,7 @@ from naadloos.orders.schemas import (
     OrderOut,
     OrderStatus,
 )
+from naadloos.orders.service import order_rows
 
 CHANGES = table_of(OrderChange)
 LINES = table_of(OrderLine)
@@ -209,25 +209,20 @@ def store_order(
         "created_at": order.created_at,
         "updated_at": order.updated_at,
     }
-    if insert_or_nothing(session, Order, values, Order.id) is None:
-        return False
-    insert_all(session, LINES, rows)  # one round trip, as an executemany is not
     [first] = order.history
-    insert_all(
+    return order_rows.write_order(
         session,
-        CHANGES,
-        [
-            {
-                "order_id": order.id,
-                "seq": first.seq,
-                "from_status": None,
-                "to_status": first.to_status.value,
-                "by": first.by,
-                "channel": first.channel,
-                "reason": None,
-                "details": first.details,
-                "at": first.at,
-            }
-        ],
+        values,
+        rows,
+        {
+            "order_id": order.id,
+            "seq": first.seq,
+            "from_status": None,
+            "to_status": first.to_status.value,
+            "by": first.by,
+            "channel": first.channel,
+            "reason": None,
+            "details": first.details,
+            "at": first.at,
+        },
     )
-    return True
