@@ -164,17 +164,37 @@ def test_every_change_is_a_cart_updated_event(
     client: TestClient, store: dict[str, str], runtime: Runtime
 ) -> None:
     cart = new_cart(client, store, location="store:utrecht")
-    add(client, store, cart, "PET-1", 2)
+    answers = [add(client, store, cart, "PET-1", 2), add(client, store, cart, "JAS-M", 1)]
+    answers.append(add(client, store, cart, "PET-1", 1))  # to the line there is
+    answers.append(client.put(f"/v1/carts/{cart['id']}/lines/JAS-M", json={"qty": 0},
+                              headers=store))  # fmt: skip
 
     with runtime.db.unit_of_work(write=False) as session:
         events = [
             e.payload
-            for e in session.scalars(select(OutboxEvent).where(OutboxEvent.name == "CartUpdated"))
+            for e in session.scalars(
+                select(OutboxEvent)
+                .where(OutboxEvent.name == "CartUpdated")
+                .order_by(OutboxEvent.seq)
+            )
         ]
+    pet = {"sku": "PET-1", "location": "store:utrecht"}
+    jas = {"sku": "JAS-M", "location": "store:utrecht"}
     assert [e["lines"] for e in events] == [
         [],
-        [{"sku": "PET-1", "location": "store:utrecht", "qty": 2}],
+        [{**pet, "qty": 2}],
+        [{**jas, "qty": 1}, {**pet, "qty": 2}],  # in key order, as the cart shows them
+        [{**jas, "qty": 1}, {**pet, "qty": 3}],
+        [{**pet, "qty": 3}],
     ]
+    # Each answer shows the lines its event names.
+    for answer, event in zip(answers, events[1:], strict=True):
+        assert answer.status_code in (200, 201), answer.text
+        shown = [{"sku": x["sku"], "location": x["location"], "qty": x["qty"]}
+                 for x in answer.json()["lines"]]  # fmt: skip
+        assert shown == event["lines"]
+    assert level(client, store, "PET-1", "store:utrecht")["reserved"] == 3
+    assert level(client, store, "JAS-M", "store:utrecht")["reserved"] == 0
 
 
 @pytest.mark.parametrize(

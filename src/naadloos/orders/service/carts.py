@@ -17,7 +17,7 @@ from naadloos.catalog.service import prices
 from naadloos.channels import service as channels
 from naadloos.customers.service import profiles
 from naadloos.customers.service.profiles import PersonNotFound
-from naadloos.inventory.schemas import ReservationStatus
+from naadloos.inventory.schemas import ReservationOut, ReservationStatus
 from naadloos.inventory.service import locations, reservations
 from naadloos.kit.db import insert_or_nothing, table_of
 from naadloos.kit.errors import Conflict, NotFound, ValidationFailed
@@ -227,6 +227,12 @@ def release_hold(session: Session, reservation_id: uuid.UUID) -> None:
         reservations.release(session, reservation_id)
 
 
+def _release(session: Session, line: Line) -> None:
+    """`release_hold` for a line read with its hold's state."""
+    if line.hold is ReservationStatus.HELD:
+        reservations.release(session, line.reservation_id)
+
+
 def hold(
     session: Session,
     cart: Cart,
@@ -236,9 +242,9 @@ def hold(
     *,
     policy: Policy,
     by: str | None,
-) -> uuid.UUID:
+) -> ReservationOut:
     """Hold `qty` of `sku` at `place` for the cart; 409 `insufficient_stock` if it cannot."""
-    held = reservations.reserve_at(
+    return reservations.reserve_at(
         session,
         place,
         sku,
@@ -248,7 +254,6 @@ def hold(
         reference=f"cart:{cart.id}",
         by=by,
     )
-    return held.id
 
 
 def set_line(
@@ -263,29 +268,37 @@ def set_line(
     by: str | None,
 ) -> Filled:
     """Add `qty` to a line (`add`) or set it to `qty` (0 removes the line); the whole line is
-    held again for a fresh TTL."""
+    held again for a fresh TTL. The cart's lines are read once, before the change: the line
+    as it was, and the others for CartUpdated and the answer."""
     cart = claim_open(session, cart_id)
     place = _line_place(session, cart, location)
-    line = line_rows.line_at(session, cart.id, sku, place.id)
-    wanted = qty + (line[0] if line is not None and add else 0)
+    lines = lines_of(session, cart.id)
+    line = next((x for x in lines if x.sku == sku and x.location_id == place.id), None)
+    others = [x for x in lines if x is not line]
+    wanted = qty + (line.qty if line is not None and add else 0)
     if line is not None:
-        release_hold(session, line[1])
+        _release(session, line)
     if wanted == 0:
         if line is not None:
             line_rows.drop_line(session, cart.id, sku, place.id)
-    else:
-        reservation_id = hold(session, cart, sku, place, wanted, policy=policy, by=by)
-        line_rows.put_line(
-            session,
-            cart.id,
-            sku,
-            place.id,
-            qty=wanted,
-            reservation_id=reservation_id,
-            new=line is None,
-            at=utcnow(),
-        )
-    return _announce(session, cart)
+        return _announce(session, cart, lines=others)
+    held = hold(session, cart, sku, place, wanted, policy=policy, by=by)
+    now = Line(sku, place.id, place.code, wanted, held.id, ReservationStatus.HELD, held.expires_at)
+    view = _announce(
+        session, cart, lines=sorted([*others, now], key=lambda x: (x.sku, x.location_id))
+    )
+    # After CartUpdated: on PostgreSQL the line's statement writes it too (kit.events).
+    line_rows.put_line(
+        session,
+        cart.id,
+        sku,
+        place.id,
+        qty=wanted,
+        reservation_id=held.id,
+        new=line is None,
+        at=utcnow(),
+    )
+    return view
 
 
 def remove_line(session: Session, cart_id: uuid.UUID, sku: str, *, location: str | None) -> Filled:

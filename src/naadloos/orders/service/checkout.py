@@ -229,7 +229,7 @@ def _allocate(
         try:
             rid = carts.hold(
                 session, cart, step.line.sku, step.place, step.qty, policy=policy, by=by
-            )
+            ).id
         except InsufficientStock as exc:
             missing.append(
                 {
