@@ -11,11 +11,12 @@ next five runs of every statement on that connection went unprepared, each re-pa
 re-planned by the server, the sixth an extra round trip to prepare it again. With 40% of
 reservations refused, most statements in the reservation benchmark ran unprepared.
 
-These classes roll back with a plain `ROLLBACK`. Safe because the connections never run DDL
-(migrations run on connections of their own, through Alembic's engine); should a statement
-change the schema anyway, psycopg still discards its statements when it sees the `ALTER` or
-`DROP`. Anything unusual (a pipeline, a `transaction()` block, two-phase commit) takes
-psycopg's own rollback. `kit.db` makes both of naadloos' PostgreSQL engines use them.
+These classes roll back with a plain `ROLLBACK`. Safe because these connections never run
+DDL (migrations run on an engine of their own, `kit.db.create_engine_for(..., ddl=True)`, which
+keeps psycopg's rollback); should a statement change the schema anyway, psycopg still discards
+its statements when it sees the `ALTER` or `DROP`. Anything unusual (a pipeline, a
+`transaction()` block, two-phase commit) takes psycopg's own rollback. `kit.db` makes both of
+naadloos' PostgreSQL request and thread engines use them.
 """
 
 from __future__ import annotations
