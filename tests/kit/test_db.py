@@ -15,7 +15,7 @@ from naadloos.channels import service
 from naadloos.channels.kinds import ChannelKind
 from naadloos.channels.models import Channel
 from naadloos.channels.schemas import ChannelCreate
-from naadloos.kit import blocking
+from naadloos.kit import blocking, pg
 from naadloos.kit.db import Database, UTCDateTime, create_engine_for
 from naadloos.kit.settings import Settings
 from naadloos.runtime import Runtime
@@ -174,6 +174,7 @@ _PREPARED_HERE = text(
 
 def _prepared_survive_rollbacks(engine: Engine) -> None:
     with engine.connect() as conn:  # one connection throughout: prepared statements are its own
+        assert conn.connection.driver_connection.prepared_max == pg.PREPARED_MAX
         for n in range(6):  # psycopg prepares a statement at its sixth run
             conn.execute(text("SELECT 1 + :n"), {"n": n})
         conn.rollback()  # as when a request is refused

@@ -1,4 +1,4 @@
-"""psycopg connections that keep their prepared statements across a rollback.
+"""psycopg connections that keep their prepared statements across a rollback, and more of them.
 
 psycopg prepares a statement on its server once it has run it five times on a connection (the
 parse and plan are then done once). At every `rollback()` it forgets them all: it sends
@@ -17,6 +17,11 @@ keeps psycopg's rollback); should a statement change the schema anyway, psycopg 
 its statements when it sees the `ALTER` or `DROP`. Anything unusual (a pipeline, a
 `transaction()` block, two-phase commit) takes psycopg's own rollback. `kit.db` makes both of
 naadloos' PostgreSQL request and thread engines use them.
+
+They also keep up to `PREPARED_MAX` statements prepared instead of psycopg's 100: naadloos
+compiles a statement per shape (the rows of a multi-row INSERT, the events a write carries,
+the lines of an order), and a busy process's statements number in the hundreds; past the
+limit psycopg deallocates the oldest and prepares it again at its next five runs.
 """
 
 from __future__ import annotations
@@ -38,7 +43,14 @@ def _plain(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> bool
     )
 
 
+PREPARED_MAX = 500
+
+
 class Connection(psycopg.Connection[Any]):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.prepared_max = PREPARED_MAX
+
     def _rollback_gen(self) -> PQGen[None]:
         if not _plain(self):
             return (yield from super()._rollback_gen())
@@ -46,6 +58,10 @@ class Connection(psycopg.Connection[Any]):
 
 
 class AsyncConnection(psycopg.AsyncConnection[Any]):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.prepared_max = PREPARED_MAX
+
     def _rollback_gen(self) -> PQGen[None]:
         if not _plain(self):
             return (yield from super()._rollback_gen())

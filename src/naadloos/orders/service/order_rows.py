@@ -41,7 +41,7 @@ def _row_of(placed_id: ColumnElement[Any], table: Any, columns: Sequence[str], t
     return select(placed_id, *binds)
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=256)  # shapes: lines x events carried, for a few column sets
 def _together(
     order_columns: tuple[str, ...],
     line_columns: tuple[str, ...],
