@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
@@ -11,6 +12,7 @@ from naadloos.inventory.service import expiry
 from naadloos.kit.models import OutboxEvent
 from naadloos.kit.time import utcnow
 from naadloos.orders.models import Order
+from naadloos.orders.service import order_rows
 from naadloos.runtime import Runtime
 from tests.conftest import KeyFactory, fields
 from tests.inventory.conftest import level, move
@@ -186,3 +188,44 @@ def test_what_cannot_be_checked_out_says_why(
     assert (near.status_code, fields(near.json())) == (422, ["near"])
     # Each refusal left its cart open: the good one still checks out.
     assert checkout(client, store, ok, **COLLECT_UTRECHT).status_code == 201
+
+
+def test_an_order_that_clashes_leaves_its_cart_as_it_was(
+    client: TestClient, store: dict[str, str], runtime: Runtime
+) -> None:
+    """An order number drawn twice: nothing of the second order is written, and the cart keeps
+    naming the order it became (on PostgreSQL the link is part of the order's statement)."""
+    cart = new_cart(client, store, location="store:utrecht")
+    add(client, store, cart, "PET-1", 1)
+    first = checkout(client, store, cart, **COLLECT_UTRECHT).json()
+    with runtime.db.unit_of_work() as session:
+        row = session.get(Order, uuid.UUID(first["id"]))
+        assert row is not None
+        order = {c.name: getattr(row, c.key) for c in Order.__table__.columns}
+        other = uuid.uuid4()
+        line = {
+            "order_id": other,
+            "line": 0,
+            "sku": "PET-1",
+            "location_id": row.pickup_location_id,
+            "quantity": 1,
+            "unit_price": 1995,
+            "vat_rate": "21",
+            "reservation_id": None,
+        }
+        change = {
+            "order_id": other,
+            "seq": 1,
+            "from_status": None,
+            "to_status": "placed",
+            "by": "test",
+            "channel": "web",
+            "reason": None,
+            "details": {},
+            "at": utcnow(),
+        }
+        assert not order_rows.write_order(session, {**order, "id": other}, [line], change)
+    again = client.get(f"/v1/carts/{cart['id']}", headers=store).json()
+    assert again["order_id"] == first["id"]
+    with runtime.db.unit_of_work(write=False) as session:
+        assert session.get(Order, other) is None

@@ -184,16 +184,8 @@ def claim_open(session: Session, cart_id: uuid.UUID, *, to: CartStatus | None = 
     return cart
 
 
-_LINK_ORDER = Prepared(
-    update(table_of(Cart))
-    .where(table_of(Cart).c.id == bindparam("cart"))
-    .values(order_id=bindparam("order"))
-)
-
-
-def link_order(session: Session, cart: Cart, order_id: uuid.UUID) -> None:
-    """Record the order the cart became (one prepared UPDATE; the object shows it as loaded)."""
-    _LINK_ORDER.run(session, {"cart": cart.id, "order": order_id})
+def link_order(cart: Cart, order_id: uuid.UUID) -> None:
+    """Show on the cart object the order its row now names (`book.store_order` wrote it)."""
     set_committed_value(cart, "order_id", order_id)
 
 

@@ -391,7 +391,7 @@ def checkout(
     if not book.store_order(session, order, rows, None if target is None else target.id):
         # Only an order number drawn twice (1 in 10^15) can clash: the client retries.
         raise Conflict("could not draw a free order number; try again")
-    carts.link_order(session, cart, order_id)
+    carts.link_order(cart, order_id)
     if status is not OrderStatus.AWAITING_PAYMENT:  # else when the payment is authorised
         orders.announce_placed(session, order)
     if data.fulfilment is Fulfilment.RESERVE:
