@@ -3,10 +3,11 @@ comes from (if any) the order it became.
 
 On PostgreSQL in one statement, where there were four round trips:
 
-    WITH placed AS (INSERT INTO orders ... ON CONFLICT DO NOTHING RETURNING id),
+    WITH placed AS (INSERT INTO orders ... ON CONFLICT DO NOTHING RETURNING id, cart_id),
          lines AS (INSERT INTO order_lines SELECT placed.id, ... FROM placed UNION ALL ...),
          first AS (INSERT INTO order_changes SELECT placed.id, ... FROM placed),
-         linked AS (UPDATE carts SET order_id = placed.id FROM placed WHERE carts.id = ...)
+         linked AS (UPDATE carts SET order_id = placed.id FROM placed
+                    WHERE carts.id = placed.cart_id)
     SELECT id FROM placed
 
 The lines, the history row and the cart's link are written only with the order (a receipt
