@@ -29,11 +29,12 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+from psycopg import BaseConnection
 from psycopg.abc import PQGen
 from psycopg.pq import TransactionStatus
 
 
-def _plain(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> bool:
+def _plain(conn: BaseConnection[Any]) -> bool:
     """Whether the connection is in a plain transaction, which a bare ROLLBACK ends."""
     return (
         not conn._num_transactions
@@ -46,7 +47,9 @@ def _plain(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> bool
 PREPARED_MAX = 500
 
 
-class Connection(psycopg.Connection[Any]):
+class _KeepsPrepared(BaseConnection[Any]):
+    """What both classes change: the statements kept, the rollback."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.prepared_max = PREPARED_MAX
@@ -57,12 +60,9 @@ class Connection(psycopg.Connection[Any]):
         yield from self._exec_command(b"ROLLBACK")
 
 
-class AsyncConnection(psycopg.AsyncConnection[Any]):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.prepared_max = PREPARED_MAX
+class Connection(_KeepsPrepared, psycopg.Connection[Any]):
+    pass
 
-    def _rollback_gen(self) -> PQGen[None]:
-        if not _plain(self):
-            return (yield from super()._rollback_gen())
-        yield from self._exec_command(b"ROLLBACK")
+
+class AsyncConnection(_KeepsPrepared, psycopg.AsyncConnection[Any]):
+    pass
