@@ -29,7 +29,6 @@ from naadloos.inventory.service import (
     shortfall,
 )
 from naadloos.inventory.service.locations import Place
-from naadloos.kit.bulk import lookup
 from naadloos.kit.db import table_of
 from naadloos.kit.errors import Conflict, NotFound
 from naadloos.kit.ids import new_id
@@ -253,22 +252,6 @@ def get_reservation(session: Session, reservation_id: uuid.UUID) -> Reservation:
     if reservation is None:
         raise ReservationNotFound(f"no reservation {reservation_id}", field="id")
     return reservation
-
-
-def states(
-    session: Session, reservation_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, tuple[ReservationStatus, datetime]]:
-    """(status, expires_at) of each reservation; a hold past its expiry counts as expired."""
-    if not reservation_ids:
-        return {}
-    now = utcnow()
-    rows = lookup(
-        session,
-        [Reservation.id, Reservation.status, Reservation.expires_at],
-        [Reservation.id],
-        [(r,) for r in reservation_ids],
-    )
-    return {rid: (state_of(status, at, now), at) for rid, status, at in rows}
 
 
 def hold_columns(

@@ -212,15 +212,9 @@ def _line_place(session: Session, cart: Cart, location: str | None) -> locations
     return locations.Place(cart.location_id, code)
 
 
-def release_hold(session: Session, reservation_id: uuid.UUID) -> None:
-    """Give a line's units back, if its hold still holds them (a lapsed hold has already)."""
-    state = reservations.states(session, [reservation_id]).get(reservation_id)
-    if state is not None and state[0] is ReservationStatus.HELD:
-        reservations.release(session, reservation_id)
-
-
-def _release(session: Session, line: Line) -> None:
-    """`release_hold` for a line read with its hold's state."""
+def release_hold(session: Session, line: Line) -> None:
+    """Give a line's units back, if its hold still held them when the line was read (a lapsed
+    hold's units are the sweeper's to give back)."""
     if line.hold is ReservationStatus.HELD:
         reservations.release(session, line.reservation_id)
 
@@ -269,7 +263,7 @@ def set_line(
     others = [x for x in lines if x is not line]
     wanted = qty + (line.qty if line is not None and add else 0)
     if line is not None:
-        _release(session, line)
+        release_hold(session, line)
     if wanted == 0:
         if line is not None:
             line_rows.drop_line(session, cart.id, sku, place.id)
@@ -302,7 +296,7 @@ def remove_line(session: Session, cart_id: uuid.UUID, sku: str, *, location: str
         where = "" if location is None else f" at {location!r}"
         raise NotFound(f"the cart has no line for {sku!r}{where}", field="sku")
     for line in lines:
-        release_hold(session, line.reservation_id)
+        release_hold(session, line)
     session.execute(
         delete(CartLine).where(
             CartLine.cart_id == cart.id,

@@ -217,7 +217,7 @@ def _allocate(
     for step in steps:
         line_key = (step.line.sku, step.line.location_id)
         if not step.take:
-            carts.release_hold(session, step.line.reservation_id)
+            carts.release_hold(session, step.line)
             continue
         if line_key in taken and step.place.id == step.line.location_id:
             continue  # allocated above, with every other line
