@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from naadloos.kit import auth
 from naadloos.kit.errors import ValidationFailed
-from naadloos.kit.models import ApiKey
+from naadloos.kit.models import ApiKey, IdempotencyKey
 from naadloos.runtime import Runtime
 from tests.conftest import KeyFactory
 
@@ -44,6 +44,36 @@ def test_a_key_without_the_scope_is_403_naming_the_scope(
     assert response.status_code == 403
     assert response.json()["code"] == "missing_scope"
     assert response.json()["required_scope"] == "channels:write"
+
+
+def test_the_key_is_checked_before_the_body_is_read(
+    client: TestClient, api_key: KeyFactory
+) -> None:
+    """A caller without a key (or the scope) learns nothing of what the body should be."""
+    json_type = {"Content-Type": "application/json"}
+    cart = "/v1/carts/00000000-0000-0000-0000-000000000000/lines"
+
+    assert client.post("/v1/reservations", content=b"{not", headers=json_type).status_code == 401
+    assert client.post(cart, json={"qty": "many"}).status_code == 401
+    reader = {**json_type, **api_key("inventory:read")}
+    refused = client.post("/v1/reservations", content=b"{not", headers=reader)
+    assert refused.status_code == 403
+    assert refused.json()["required_scope"] == "inventory:write"
+
+
+def test_a_key_without_the_scope_claims_no_idempotency_key(
+    client: TestClient, api_key: KeyFactory, runtime: Runtime
+) -> None:
+    reader = api_key("channels:read")
+    headers = {**reader, "Idempotency-Key": "first-try"}
+
+    response = client.post(
+        "/v1/channels", json={"code": "x", "name": "X", "kind": "web"}, headers=headers
+    )
+
+    assert response.status_code == 403
+    with runtime.db.unit_of_work() as session:
+        assert session.scalars(select(IdempotencyKey)).all() == []
 
 
 def test_write_scope_includes_read_and_track_alone_reads_nothing(

@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import HTMLResponse
 
-from naadloos.kit.auth import SECURITY_SCHEME, authenticate
+from naadloos.kit.auth import SECURITY_SCHEME, Require, authenticate
 
 STATIC = "/docs/static"
 
@@ -33,10 +33,12 @@ def mount(app: FastAPI) -> None:
 
 
 def _needs_a_key(route: APIRoute) -> bool:
+    if getattr(route, "needs_a_key", False):  # a TransactionalRoute checks the key itself
+        return True
     stack = list(route.dependant.dependencies)
     while stack:
         dependency = stack.pop()
-        if dependency.call is authenticate:
+        if dependency.call is authenticate or isinstance(dependency.call, Require):
             return True
         stack.extend(dependency.dependencies)
     return False

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 
-from fastapi import Depends, Header, Request
+from fastapi import Header, Request
 from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 from starlette.responses import Response
@@ -148,11 +148,11 @@ async def idempotency(
         alias=HEADER,
         description="A unique key per intended creation; a retry with it returns the first result.",
     ),
-    principal: Principal = Depends(authenticate),
 ) -> None:
     """Dependency for creating POSTs (see `kit.http.creating`)."""
     if idempotency_key is None:
         return
+    principal = await authenticate(request)
     key = idempotency_key.strip()
     if not 1 <= len(key) <= 255:
         raise ValidationFailed.field(HEADER, "must be 1 to 255 characters")

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sqlalchemy.orm import Session
 
 from naadloos.kit.auth import Principal, require
-from naadloos.kit.http import IDEMPOTENT, TransactionalRoute, get_session
+from naadloos.kit.http import IDEMPOTENT, TransactionalRoute, get_session, given
 from naadloos.kit.pagination import Page, PageParams, page_params
 from naadloos.kit.problems import RESPONSES
 from naadloos.orders.schemas import (
@@ -44,7 +44,7 @@ READ = Depends(require("orders:read"))
 WRITE = require("orders:write")
 
 
-async def policy(request: Request) -> Policy:
+def _policy(request: Request) -> Policy:
     settings = request.app.state.runtime.settings
     return Policy(
         settings.cart_hold_seconds,
@@ -53,6 +53,9 @@ async def policy(request: Request) -> Policy:
         routing.load(settings.order_router),
         settings.pay_within_minutes,
     )
+
+
+policy = given(_policy)
 
 
 @router.post("/v1/carts", status_code=status.HTTP_201_CREATED, dependencies=[IDEMPOTENT])
