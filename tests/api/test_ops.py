@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -7,6 +8,7 @@ from sqlalchemy import text
 
 from naadloos import migrations
 from naadloos.api.app import create_app
+from naadloos.kit import auth
 from naadloos.kit.settings import Settings
 from naadloos.runtime import Runtime
 
@@ -102,3 +104,32 @@ def test_the_docs_page_needs_no_internet(client: TestClient) -> None:
     script = client.get("/docs/static/swagger-ui-bundle.js")
     assert script.status_code == 200
     assert len(script.content) > 100_000
+
+
+def test_a_write_while_sqlite_is_locked_elsewhere_is_503_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/naadloos.db", sqlite_busy_timeout_ms=50)
+    migrations.upgrade(settings)
+    app = create_app(settings, dispatch=False)
+    with app.state.db.unit_of_work() as session:
+        key = auth.create_key(session, name="admin", scopes=["*"]).key
+    holder = sqlite3.connect(tmp_path / "naadloos.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process writing, for longer than the timeout
+    new = {"code": "web:new", "name": "New", "kind": "web"}
+    headers = {"Authorization": f"Bearer {key}"}
+    with TestClient(app) as client:
+        try:
+            response = client.post("/v1/channels", json=new, headers=headers)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        with app.state.db.unit_of_work(write=False) as session:
+            stored = session.scalar(text("SELECT count(*) FROM channels WHERE code = 'web:new'"))
+        retried = client.post("/v1/channels", json=new, headers=headers)
+
+    assert response.status_code == 503
+    assert response.json()["code"] == "database_unavailable"
+    assert response.headers["retry-after"] == "1"
+    assert stored == 0
+    assert retried.status_code == 201

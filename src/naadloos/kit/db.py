@@ -21,7 +21,7 @@ from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event, 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -273,8 +273,13 @@ def create_engine_for(settings: Settings, *, ddl: bool = False) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Connection) -> None:
-            write = conn.get_execution_options().get(_WRITE, False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+            # Straight to the driver: SQLAlchemy's statement execution cost a request as much
+            # as a statement of its own (2.45M -> 2.34M instructions a reservation).
+            statement = "BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN"
+            try:
+                conn.connection.dbapi_connection.execute(statement)  # type: ignore[union-attr]
+            except sqlite3.OperationalError as exc:  # busy: answered 503 (kit.problems)
+                raise OperationalError(statement, None, exc) from exc
 
         return engine
     engine = create_engine(
