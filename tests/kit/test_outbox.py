@@ -15,6 +15,7 @@ from pathlib import Path
 
 import nats
 import pytest
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import literal_column, select, update
 from sqlalchemy.orm import Session
 
@@ -22,6 +23,7 @@ from naadloos.channels import service
 from naadloos.channels.events import ChannelCreated
 from naadloos.channels.kinds import ChannelKind
 from naadloos.channels.schemas import ChannelCreate
+from naadloos.inventory.events import StockChanged
 from naadloos.kit.events import (
     MOST_CARRIED,
     Envelope,
@@ -157,6 +159,39 @@ def test_subscribers_get_each_event_once(runtime: Runtime) -> None:
     assert asyncio.run(runtime.dispatcher.drain()) == 0
     assert seen == ["store:a", "store:b"]
     assert all(e.delivered_at is not None for e in outbox(runtime))
+
+
+def test_events_nobody_subscribes_to_are_settled_with_their_claim(runtime: Runtime) -> None:
+    seen: list[str] = []
+    runtime.bus.subscribe(ChannelCreated, "recorder", lambda _s, e: seen.append(e.event().code))
+    with runtime.db.unit_of_work() as session:
+        for n in range(3):  # three events no subscriber wants, one that a subscriber does
+            emit(session, StockChanged(sku=f"SKU-{n}", location="store:a", on_hand=n, reserved=0,
+                                       allocated=0, damaged=0, available=n, cause="received",
+                                       reference=None))  # fmt: skip
+    create_store(runtime, "store:a")
+    commits: list[object] = []
+    sqlalchemy_event.listen(runtime.db.engine, "commit", commits.append)
+
+    assert asyncio.run(runtime.dispatcher.run_once()) == DispatchResult(delivered=4)
+
+    assert seen == ["store:a"]
+    rows = outbox(runtime)
+    assert all(r.delivered_at is not None and r.attempts == 1 for r in rows)
+    assert all(r.claimed_until is None for r in rows)
+    with runtime.db.unit_of_work(write=False) as session:
+        done = session.scalars(select(ProcessedEvent.consumer)).all()
+    assert done == ["recorder"]
+    # the claim (settling the three), the subscriber's own, the settling of the fourth
+    assert len(commits) == 3
+    commits.clear()
+    with runtime.db.unit_of_work() as session:
+        emit(session, StockChanged(sku="SKU-9", location="store:a", on_hand=1, reserved=0,
+                                   allocated=0, damaged=0, available=1, cause="received",
+                                   reference=None))  # fmt: skip
+    commits.clear()
+    assert asyncio.run(runtime.dispatcher.run_once()) == DispatchResult(delivered=1)
+    assert len(commits) == 1  # nobody wants it: the claim is the whole round
 
 
 def test_a_subscriber_runs_in_the_same_transaction_as_its_bookkeeping(runtime: Runtime) -> None:

@@ -17,10 +17,11 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import Uuid, any_, bindparam, delete, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from naadloos.kit import metrics
@@ -151,16 +152,26 @@ def _claim_statement(*, skip_locked: bool) -> Prepared:
 
 _CLAIM = _claim_statement(skip_locked=False)
 _CLAIM_SKIP_LOCKED = _claim_statement(skip_locked=True)
-_DELIVERED = Prepared(
+_SETTLED = {
+    "delivered_at": bindparam("now"),
+    "claimed_until": None,
+    "attempts": OUTBOX.c.attempts + 1,
+    "last_error": None,
+}
+_DELIVERED = Prepared(update(OUTBOX).where(OUTBOX.c.event_id == bindparam("id")).values(_SETTLED))
+# PostgreSQL: a round's events in one statement (an executemany is a statement each).
+_ALL_DELIVERED = Prepared(
     update(OUTBOX)
-    .where(OUTBOX.c.event_id == bindparam("id"))
-    .values(
-        delivered_at=bindparam("now"),
-        claimed_until=None,
-        attempts=OUTBOX.c.attempts + 1,
-        last_error=None,
-    )
+    .where(OUTBOX.c.event_id == any_(bindparam("ids", type_=ARRAY(Uuid()))))
+    .values(_SETTLED)
 )
+
+
+def _mark_delivered(session: Session, event_ids: list[uuid.UUID], now: datetime) -> None:
+    if len(event_ids) > 1 and session.get_bind().dialect.name == "postgresql":
+        _ALL_DELIVERED.run(session, {"ids": event_ids, "now": now})
+    elif event_ids:
+        _DELIVERED.run_many(session, [{"id": event_id, "now": now} for event_id in event_ids])
 
 
 class Dispatcher:
@@ -189,8 +200,10 @@ class Dispatcher:
 
     # -- one round ---------------------------------------------------------------------------
 
-    def claim(self) -> list[Envelope]:
-        """Lease a batch of due events in order, skipping rows another dispatcher holds."""
+    def claim(self, *, settle_unsubscribed: bool = False) -> tuple[list[Envelope], list[Envelope]]:
+        """Lease a batch of due events in order, skipping rows another dispatcher holds.
+        `settle_unsubscribed` (no publisher): events no subscriber wants are recorded as
+        delivered in the same transaction. Returns the events to deliver, and those settled."""
         now = utcnow()
         claim = _CLAIM_SKIP_LOCKED if self.db.dialect == "postgresql" else _CLAIM
         with self.db.unit_of_work() as session:
@@ -203,8 +216,16 @@ class Dispatcher:
                     "batch": self.settings.dispatcher_batch_size,
                 },
             )
-        rows.sort(key=lambda r: r[0])  # RETURNING gives no order
-        return [Envelope(event_id, name, at, payload) for _, event_id, name, at, payload in rows]
+            rows.sort(key=lambda r: r[0])  # RETURNING gives no order
+            batch = [
+                Envelope(event_id, name, at, payload) for _, event_id, name, at, payload in rows
+            ]
+            if not settle_unsubscribed:
+                return batch, []
+            wanted = [e for e in batch if self.bus.subscribers(e.name)]
+            unwanted = [e for e in batch if not self.bus.subscribers(e.name)]
+            _mark_delivered(session, [e.event_id for e in unwanted], now)
+        return wanted, unwanted
 
     def deliver_locally(self, batch: list[Envelope], failed: dict[uuid.UUID, str]) -> None:
         """Run the subscribers of each event not already failed; record failures in `failed`."""
@@ -225,7 +246,7 @@ class Dispatcher:
     def settle(self, delivered: list[Envelope], failed: dict[uuid.UUID, str]) -> None:
         now = utcnow()
         with self.db.unit_of_work() as session:
-            _DELIVERED.run_many(session, [{"id": e.event_id, "now": now} for e in delivered])
+            _mark_delivered(session, [e.event_id for e in delivered], now)
             for event_id, error in failed.items():
                 row = session.scalars(
                     select(OutboxEvent).where(OutboxEvent.event_id == event_id)
@@ -242,19 +263,20 @@ class Dispatcher:
                     )
 
     def _round(self) -> tuple[list[Envelope], dict[uuid.UUID, str]]:
-        """A whole round without NATS: claim, run the subscribers, record (one thread hop)."""
-        batch = self.claim()
+        """A whole round without NATS: claim, run the subscribers, record (one thread hop).
+        Events nobody subscribes to are settled with the claim: one transaction, not two."""
+        batch, settled = self.claim(settle_unsubscribed=True)
         failed: dict[uuid.UUID, str] = {}
         if batch:
             self.deliver_and_settle(batch, failed)
-        return batch, failed
+        return settled + batch, failed
 
     async def run_once(self) -> DispatchResult:
         """Claim one batch, publish it and run the subscribers, then record the outcome."""
         if self.publisher is None:
             batch, failed = await in_thread(self._round)
             return self._counted(batch, failed)
-        batch = await in_thread(self.claim)
+        batch, _ = await in_thread(self.claim)
         if not batch:
             return DispatchResult()
         failed = {}
