@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from naadloos.inventory.models import Reservation, ReservationLine, StockLevel, StockMovement
 from naadloos.inventory.schemas import ReservationCreate, ReservationLineIn
-from naadloos.inventory.service import reservations
+from naadloos.inventory.service import reservation_changes, reservations
 from naadloos.inventory.service.reservations import InsufficientStock
 from naadloos.kit.errors import Conflict
 from naadloos.runtime import Runtime
@@ -129,10 +129,10 @@ def test_releases_and_allocations_racing_for_one_hold_one_wins(
     jobs: list[Callable[[Any], object]] = []
     for rid in ids:
         jobs += [
-            lambda s, rid=rid: reservations.release(s, rid),
-            lambda s, rid=rid: reservations.allocate(s, rid),
-            lambda s, rid=rid: reservations.release(s, rid),
-            lambda s, rid=rid: reservations.allocate(s, rid),
+            lambda s, rid=rid: reservation_changes.release(s, rid),
+            lambda s, rid=rid: reservation_changes.allocate(s, rid),
+            lambda s, rid=rid: reservation_changes.release(s, rid),
+            lambda s, rid=rid: reservation_changes.allocate(s, rid),
         ]
     outcome = race(runtime, jobs)
 

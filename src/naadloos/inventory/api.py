@@ -24,7 +24,15 @@ from naadloos.inventory.schemas import (
     SafetyStockOut,
 )
 from naadloos.inventory.service import availability as atp
-from naadloos.inventory.service import ledger, levels, locations, reservations, safety, search
+from naadloos.inventory.service import (
+    ledger,
+    levels,
+    locations,
+    reservation_changes,
+    reservations,
+    safety,
+    search,
+)
 from naadloos.kit.auth import Principal, require
 from naadloos.kit.errors import ValidationFailed
 from naadloos.kit.http import IDEMPOTENT, TransactionalRoute, get_session
@@ -154,7 +162,7 @@ def release_reservation(
     reservation_id: uuid.UUID, session: Session = Depends(get_session)
 ) -> ReservationOut:
     """Give the units back (a hold or an allocation)."""
-    return reservations.release(session, reservation_id)
+    return reservation_changes.release(session, reservation_id)
 
 
 @router.post("/v1/reservations/{reservation_id}/allocate", dependencies=[Depends(WRITE)])
@@ -162,7 +170,7 @@ def allocate_reservation(
     reservation_id: uuid.UUID, session: Session = Depends(get_session)
 ) -> ReservationOut:
     """Turn a hold into an allocation for an order; it no longer expires."""
-    return reservations.allocate(session, reservation_id)
+    return reservation_changes.allocate(session, reservation_id)
 
 
 @router.post("/v1/reservations/{reservation_id}/fulfil")
@@ -172,7 +180,7 @@ def fulfil_reservation(
     session: Session = Depends(get_session),
 ) -> ReservationOut:
     """The allocated goods left the location: recorded as a sale in the ledger."""
-    return reservations.fulfil(session, reservation_id, by=principal.name)
+    return reservation_changes.fulfil(session, reservation_id, by=principal.name)
 
 
 @router.get("/v1/availability", dependencies=[READ], response_model=Availability)

@@ -18,7 +18,7 @@ from naadloos.channels import service as channels
 from naadloos.customers.service import profiles
 from naadloos.customers.service.profiles import PersonNotFound
 from naadloos.inventory.schemas import ReservationOut, ReservationStatus
-from naadloos.inventory.service import locations, reservations
+from naadloos.inventory.service import locations, reservation_changes, reservations
 from naadloos.kit.db import insert_or_nothing, table_of
 from naadloos.kit.errors import Conflict, NotFound, ValidationFailed
 from naadloos.kit.events import emit
@@ -216,7 +216,7 @@ def release_hold(session: Session, line: Line) -> None:
     """Give a line's units back, if its hold still held them when the line was read (a lapsed
     hold's units are the sweeper's to give back)."""
     if line.hold is ReservationStatus.HELD:
-        reservations.release(session, line.reservation_id)
+        reservation_changes.release(session, line.reservation_id)
 
 
 def hold(

@@ -21,7 +21,7 @@ from naadloos.catalog.schemas import PriceOut
 from naadloos.catalog.service import prices
 from naadloos.inventory.schemas import LocationCapability, ReservationStatus
 from naadloos.inventory.service import availability as atp
-from naadloos.inventory.service import locations, reservations
+from naadloos.inventory.service import locations, reservation_changes
 from naadloos.inventory.service.reservations import InsufficientStock
 from naadloos.kit.errors import Conflict
 from naadloos.kit.ids import new_id
@@ -209,7 +209,9 @@ def _allocate(
     if all(s.take for s in steps) and all(line.hold is ReservationStatus.HELD for line in lines):
         # The usual case: every hold still holds, nothing moves. One claim for all; the
         # inventory changes the stock rows in key order.
-        claimed = reservations.allocate_held(session, [line.reservation_id for line in lines])
+        claimed = reservation_changes.allocate_held(
+            session, [line.reservation_id for line in lines]
+        )
         for line in lines:
             if line.reservation_id in claimed:
                 place = locations.Place(line.location_id, line.location)
@@ -222,7 +224,7 @@ def _allocate(
         if line_key in taken and step.place.id == step.line.location_id:
             continue  # allocated above, with every other line
         moved = step.place.id != step.line.location_id or step.qty != step.line.qty
-        if not moved and reservations.allocate_held(session, [step.line.reservation_id]):
+        if not moved and reservation_changes.allocate_held(session, [step.line.reservation_id]):
             taken[line_key] = [(step.line.reservation_id, step.place, step.qty)]
             continue
         # The hold lapsed (or the units come from elsewhere): take them if they are there.
@@ -240,7 +242,7 @@ def _allocate(
                 }
             )
             continue
-        reservations.allocate_held(session, [rid])
+        reservation_changes.allocate_held(session, [rid])
         taken.setdefault(line_key, []).append((rid, step.place, step.qty))
     return taken, missing
 

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from naadloos.inventory.service import locations, reservations
+from naadloos.inventory.service import locations, reservation_changes
 from naadloos.kit.db import table_of
 from naadloos.kit.errors import Conflict, ValidationFailed
 from naadloos.kit.events import emit
@@ -227,7 +227,7 @@ def _leave(
     now = utcnow()
     order, was = _claim(session, order_id, to, now, **values)
     for rid in book.allocations_of(session, order.id):
-        reservations.fulfil(session, rid, by=by, at=now)
+        reservation_changes.fulfil(session, rid, by=by, at=now)
     book.record_change(session, order.id, was, to, by=by, channel=channel, at=now, details=details)
     return order
 
@@ -312,7 +312,7 @@ def cancel(
     now = utcnow()
     order, was = _claim(session, order_id, OrderStatus.CANCELLED, now)
     for rid in book.allocations_of(session, order.id):
-        reservations.release(session, rid, at=now)
+        reservation_changes.release(session, rid, at=now)
     book.record_change(
         session,
         order.id,
