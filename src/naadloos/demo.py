@@ -24,7 +24,7 @@ from naadloos.inventory.schemas import (
     MovementKind,
     SafetyStockIn,
 )
-from naadloos.inventory.service import ledger, locations, safety
+from naadloos.inventory.service import locations, movements, safety
 from naadloos.kit import auth
 from naadloos.kit.time import utcnow
 from naadloos.orders.schemas import (
@@ -180,7 +180,7 @@ def _catalog_and_stock(session: Session) -> None:
             for i, place in enumerate([*(channels.store_code(c) for c in STORES), "dc:tilburg"]):
                 units = 40 if place == "dc:tilburg" else (n + i) % 4
                 if units:
-                    ledger.record_movement(
+                    movements.record_movement(
                         session,
                         MovementCreate(
                             kind=MovementKind.RECEIPT,

@@ -25,9 +25,9 @@ from naadloos.inventory.schemas import (
 )
 from naadloos.inventory.service import availability as atp
 from naadloos.inventory.service import (
-    ledger,
     levels,
     locations,
+    movements,
     reservation_changes,
     reservations,
     safety,
@@ -86,7 +86,9 @@ def record_movement(
     """Record a receipt, sale, return, adjustment, count, transfer or damage. A till's sale is
     recorded even below zero (and flagged); with a `reference` it is recorded once (a repeat
     answers 200 with `replayed: true`)."""
-    movement = ledger.record_movement(session, data, channel=principal.channel, by=principal.name)
+    movement = movements.record_movement(
+        session, data, channel=principal.channel, by=principal.name
+    )
     if movement.replayed:
         response.status_code = status.HTTP_200_OK
     return movement
@@ -101,7 +103,7 @@ def list_movements(
     session: Session = Depends(get_session),
 ) -> Page[MovementOut]:
     """The ledger, oldest first."""
-    items, cursor = ledger.list_movements(
+    items, cursor = movements.list_movements(
         session, page, sku=sku, location=location, flagged=flagged
     )
     return Page[MovementOut](items=items, next_cursor=cursor)

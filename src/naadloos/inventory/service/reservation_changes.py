@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from naadloos.inventory.models import Location, Reservation, ReservationLine
 from naadloos.inventory.schemas import ReservationOut, ReservationStatus
-from naadloos.inventory.service import ledger
+from naadloos.inventory.service import ledger, movements
 from naadloos.inventory.service.locations import Place
 from naadloos.inventory.service.reservations import (
     RESERVATIONS,
@@ -192,7 +192,7 @@ def fulfil(
         now=now,
     )
     for sku, qty, place in lines_of(session, reservation_id):
-        ledger.record_fulfilment(
+        movements.record_fulfilment(
             session,
             sku,
             place,

@@ -15,7 +15,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from naadloos.inventory.schemas import LocationCapability, MovementCreate, MovementKind
-from naadloos.inventory.service import ledger, locations
+from naadloos.inventory.service import locations, movements
 from naadloos.kit.db import table_of
 from naadloos.kit.errors import NotFound, ValidationFailed
 from naadloos.kit.events import emit
@@ -215,7 +215,7 @@ def _into_stock(
         if x.disposition is not Disposition.RESTOCK:
             apart[x.sku] += x.qty
     for sku in sorted(back):
-        ledger.record_movement(
+        movements.record_movement(
             session,
             MovementCreate(
                 kind=MovementKind.RETURN,
@@ -228,7 +228,7 @@ def _into_stock(
             by=by,
         )
         if apart.get(sku):
-            ledger.record_movement(
+            movements.record_movement(
                 session,
                 MovementCreate(
                     kind=MovementKind.DAMAGE,

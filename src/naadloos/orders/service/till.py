@@ -16,7 +16,7 @@ from naadloos.channels import service as channels
 from naadloos.customers.service import profiles
 from naadloos.customers.service.profiles import PersonNotFound
 from naadloos.inventory.schemas import MovementCreate, MovementKind
-from naadloos.inventory.service import ledger, locations
+from naadloos.inventory.service import locations, movements
 from naadloos.kit.errors import Conflict, ValidationFailed
 from naadloos.kit.events import emit
 from naadloos.kit.ids import new_id
@@ -175,7 +175,7 @@ def record_sale(
     for line in data.lines:
         sold[line.sku] += line.qty
     for sku in sorted(sold):  # key order, as every stock change
-        ledger.record_movement(
+        movements.record_movement(
             session,
             MovementCreate(
                 kind=MovementKind.SALE,
