@@ -7,8 +7,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from naadloos.inventory.models import Reservation
 from naadloos.inventory.schemas import ReservationCreate
-from naadloos.inventory.service import expiry, reservations, shortfall
+from naadloos.inventory.service import expiry, reservation_changes, reservations, shortfall
 from naadloos.kit.models import OutboxEvent
 from naadloos.kit.time import utcnow
 from naadloos.runtime import Runtime
@@ -143,6 +144,38 @@ def test_release_allocate_and_fulfil(client: TestClient, shop: dict[str, str]) -
     assert (figures["on_hand"], figures["allocated"], figures["available"]) == (4, 0, 4)
     again = client.post(f"/v1/reservations/{cart['id']}/release", headers=shop)
     assert (again.status_code, again.json()["code"]) == (409, "reservation_closed")
+
+
+def test_many_holds_are_allocated_at_once_and_lapsed_ones_are_left(
+    client: TestClient, shop: dict[str, str], runtime: Runtime
+) -> None:
+    """A checkout of a big cart: more holds than one statement names (64), two SKUs."""
+    move(client, shop, "receipt", "JAS-M", "store:utrecht", 100)
+    move(client, shop, "receipt", "JAS-L", "store:amsterdam", 100)
+    holds = [
+        reserve(client, shop, sku=sku, location=where, qty=1, ttl_seconds=600).json()["id"]
+        for n in range(45)
+        for sku, where in (("JAS-M", "store:utrecht"), ("JAS-L", "store:amsterdam"))
+    ]
+    lapsed_hold(runtime, "web", 1)
+    with runtime.db.unit_of_work(write=False) as session:
+        lapsed = session.scalars(
+            select(Reservation.id).where(Reservation.expires_at < utcnow())
+        ).one()
+    released = holds.pop()
+    assert client.post(f"/v1/reservations/{released}/release", headers=shop).status_code == 200
+
+    with runtime.db.unit_of_work() as session:
+        asked = [uuid.UUID(h) for h in holds] + [lapsed, uuid.UUID(released)]
+        claimed = reservation_changes.allocate_held(session, asked)
+
+    assert claimed == {uuid.UUID(h) for h in holds}
+    utrecht = level(client, shop, "JAS-M", "store:utrecht")
+    amsterdam = level(client, shop, "JAS-L", "store:amsterdam")
+    assert (utrecht["reserved"], utrecht["allocated"]) == (1, 45)  # the lapsed hold stays
+    assert (amsterdam["reserved"], amsterdam["allocated"]) == (0, 44)
+    statuses = {client.get(f"/v1/reservations/{h}", headers=shop).json()["status"] for h in holds}
+    assert statuses == {"allocated"}
 
 
 def test_holds_expire_and_the_sweeper_gives_the_units_back(

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
@@ -22,6 +24,7 @@ from naadloos.inventory.service.reservations import (
     lines_of,
     reservation_out,
 )
+from naadloos.kit.prepared import Prepared
 from naadloos.kit.time import utcnow
 
 
@@ -115,17 +118,7 @@ def allocate(
     return reservation_out(session, reservation)
 
 
-_CLAIM_HELD = (
-    update(RESERVATIONS)
-    .where(
-        RESERVATIONS.c.id.in_(bindparam("ids", expanding=True)),
-        RESERVATIONS.c.status == ReservationStatus.HELD.value,
-        RESERVATIONS.c.expires_at > bindparam("now"),
-    )
-    .values(status=ReservationStatus.ALLOCATED.value, updated_at=bindparam("now"))
-    .returning(RESERVATIONS.c.id)
-)
-# The held lines in key order (the order stock rows are locked in), of the holds `ids`, or
+# The held lines (the key order is the order stock rows are locked in), of the holds named, or
 # (PostgreSQL) of those the claim took: the claim and the read in one statement, a
 # data-modifying CTE.
 _HELD_LINES = select(
@@ -136,13 +129,42 @@ _HELD_LINES = select(
     Location.code,
 ).join(Location, Location.id == ReservationLine.location_id)
 _KEY_ORDER = (ReservationLine.sku, ReservationLine.location_id)
-_LINES_OF = _HELD_LINES.where(
-    ReservationLine.reservation_id.in_(bindparam("ids", expanding=True))
-).order_by(*_KEY_ORDER)
-_CLAIMED = _CLAIM_HELD.cte("claimed")
-_CLAIM_WITH_LINES = _HELD_LINES.join(
-    _CLAIMED, _CLAIMED.c.id == ReservationLine.reservation_id
-).order_by(*_KEY_ORDER)
+IDS_A_STATEMENT = 64
+
+
+def _sized(ids: list[uuid.UUID]) -> dict[str, uuid.UUID]:
+    """`ids` as the parameters `:r0`... of a statement for the next power of two (the last id
+    repeated: `IN (a, b, b, b)` is `IN (a, b)`), so that few statements are ever compiled."""
+    size = 1 << (len(ids) - 1).bit_length()
+    return {f"r{i}": ids[min(i, len(ids) - 1)] for i in range(size)}
+
+
+@lru_cache(maxsize=32)
+def _claim_held(size: int, *, with_lines: bool) -> Prepared:
+    """The holds `:r0`... still held and not expired become allocations; returns their ids,
+    or (`with_lines`) their lines. A statement per size, compiled once: an expanding IN is
+    rendered again at each execution (a quarter of a checkout's time)."""
+    ids = [bindparam(f"r{i}", type_=RESERVATIONS.c.id.type) for i in range(size)]
+    claim = (
+        update(RESERVATIONS)
+        .where(
+            RESERVATIONS.c.id.in_(ids),
+            RESERVATIONS.c.status == ReservationStatus.HELD.value,
+            RESERVATIONS.c.expires_at > bindparam("now"),
+        )
+        .values(status=ReservationStatus.ALLOCATED.value, updated_at=bindparam("now"))
+        .returning(RESERVATIONS.c.id)
+    )
+    if not with_lines:
+        return Prepared(claim)
+    claimed = claim.cte("claimed")
+    return Prepared(_HELD_LINES.join(claimed, claimed.c.id == ReservationLine.reservation_id))
+
+
+@lru_cache(maxsize=32)
+def _lines_of(size: int) -> Prepared:
+    ids = [bindparam(f"r{i}", type_=ReservationLine.reservation_id.type) for i in range(size)]
+    return Prepared(_HELD_LINES.where(ReservationLine.reservation_id.in_(ids)))
 
 
 def allocate_held(
@@ -151,19 +173,28 @@ def allocate_held(
     """`allocate` for many holds at once (a checkout): those still held and not expired become
     allocations, their lines in key order. Returns the ids that did; the others are untouched
     (lapsed, released or allocated before)."""
-    if not reservation_ids:
-        return set()
     now = at or utcnow()
-    connection = session.connection()
-    params = {"ids": reservation_ids, "now": now}
-    if connection.dialect.name == "postgresql":
-        lines = connection.execute(_CLAIM_WITH_LINES, params).all()
-        claimed = {line[0] for line in lines}  # every reservation has a line
-    else:
-        claimed = set(connection.execute(_CLAIM_HELD, params).scalars())
-        if not claimed:
-            return claimed
-        lines = connection.execute(_LINES_OF, {"ids": sorted(claimed)}).all()
+    postgres = session.get_bind().dialect.name == "postgresql"
+    claimed: set[uuid.UUID] = set()
+    lines: list[tuple[Any, ...]] = []
+    wanted = sorted(set(reservation_ids))
+    for start in range(0, len(wanted), IDS_A_STATEMENT):
+        params: dict[str, Any] = {**_sized(wanted[start : start + IDS_A_STATEMENT]), "now": now}
+        size = len(params) - 1
+        if postgres:
+            found = _claim_held(size, with_lines=True).rows(session, params)
+            claimed.update(line[0] for line in found)  # every reservation has a line
+            lines += found
+        else:
+            claimed.update(
+                row[0] for row in _claim_held(size, with_lines=False).rows(session, params)
+            )
+    if not postgres:
+        mine = sorted(claimed)
+        for start in range(0, len(mine), IDS_A_STATEMENT):
+            params = _sized(mine[start : start + IDS_A_STATEMENT])
+            lines += _lines_of(len(params)).rows(session, params)
+    lines.sort(key=lambda line: (line[1], line[3]))  # (sku, location id): the key order
     for rid, sku, qty, loc_id, code in lines:
         ledger.change(
             session,
