@@ -49,11 +49,15 @@ def declare_security(app: FastAPI) -> None:
     (Swagger's Authorize button sends it). FastAPI would do this for a security dependency,
     solved on every request; the document is built once."""
     build = app.openapi
+    declared = [route.path_format for route in app.routes if isinstance(route, APIRoute)]
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = build()
+        # The paths as declared, module by module (the app tries its routes in another order).
+        paths = schema["paths"]
+        schema["paths"] = {p: paths[p] for p in dict.fromkeys(declared) if p in paths}
         schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(
             SECURITY_SCHEME
         )
