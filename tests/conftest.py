@@ -82,35 +82,67 @@ class Baseline:
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
-def _postgres_settings(worker: str) -> Settings:
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - another user's process
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def _postgres_schema(worker: str) -> Iterator[str]:
+    """A schema of this test process's own (two runs on one machine do not share one), and the
+    schemas of earlier runs whose process is gone dropped; this one is dropped at the end."""
     if not reachable(POSTGRES_URL, 5432):
         absent(f"PostgreSQL is not reachable at {POSTGRES_URL}")
-    schema = f"naadloos_test_{worker}"
+    schema = f"naadloos_test_{worker}_{os.getpid()}"
     admin = create_engine(Settings(database_url=POSTGRES_URL).sqlalchemy_url)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-        version = conn.execute(text("SHOW server_version")).scalar_one()
-    admin.dispose()
-    ran_on["PostgreSQL"] = str(version).split()[0]
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    return Settings(database_url=f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}")
+    try:
+        with admin.begin() as conn:
+            found = (
+                conn.execute(
+                    text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'naadloos_test_%'")
+                )
+                .scalars()
+                .all()
+            )
+            for name in found:
+                pid = name.rpartition("_")[2]
+                if not pid.isdigit() or not _alive(int(pid)):  # an older run's, or its process gone
+                    conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+            version = conn.execute(text("SHOW server_version")).scalar_one()
+        ran_on["PostgreSQL"] = str(version).split()[0]
+        yield schema
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def settings(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
     """Settings of a freshly migrated database of one backend."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("db") / "naadloos.db"
         result = Settings(database_url=f"sqlite:///{path}")
         ran_on["SQLite"] = sqlite3.sqlite_version
+        migrations.upgrade(result)
+        yield result
     elif request.param == "postgresql":
-        result = _postgres_settings(worker)
+        with _postgres_schema(worker) as schema:
+            sep = "&" if "?" in POSTGRES_URL else "?"
+            result = Settings(database_url=f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}")
+            migrations.upgrade(result)
+            yield result
     else:
         raise pytest.UsageError(f"unknown backend {request.param!r}")
-    migrations.upgrade(result)
-    return result
 
 
 @pytest.fixture(scope="session")
