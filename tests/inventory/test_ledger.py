@@ -21,6 +21,26 @@ def test_a_location_says_what_it_does(client: TestClient, shop: dict[str, str]) 
     assert warehouse["capabilities"] == ["ship", "returns"]
 
 
+def test_the_ledger_lists_movements_oldest_first_with_their_locations(
+    client: TestClient, shop: dict[str, str]
+) -> None:
+    move(client, shop, "receipt", "JAS-M", "store:utrecht", 3)
+    move(client, shop, "receipt", "JAS-M", "store:amsterdam", 2)
+    move(client, shop, "damage", "JAS-M", "store:utrecht", 1)
+
+    listed = client.get("/v1/stock/movements", params={"sku": "JAS-M"}, headers=shop).json()
+    there = client.get(
+        "/v1/stock/movements", params={"location": "store:amsterdam"}, headers=shop
+    ).json()
+
+    assert [(m["kind"], m["location"], m["quantity"]) for m in listed["items"]] == [
+        ("receipt", "store:utrecht", 3),
+        ("receipt", "store:amsterdam", 2),
+        ("damage", "store:utrecht", -1),
+    ]
+    assert [m["location"] for m in there["items"]] == ["store:amsterdam"]
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from naadloos.inventory.models import Location, StockMovement
+from naadloos.inventory.models import StockMovement
 from naadloos.inventory.schemas import MovementCreate, MovementKind, MovementOut
 from naadloos.inventory.service import ledger, locations
 from naadloos.inventory.service.locations import Place
@@ -182,11 +182,5 @@ def list_movements(
     if flagged is not None:
         stmt = stmt.where(StockMovement.flagged.is_(flagged))
     rows, cursor = paginate(session, stmt, StockMovement.id, page)
-    codes = _codes(session, {m.location_id for m in rows})
+    codes = locations.codes_of(session, (m.location_id for m in rows))
     return [movement_out(m, codes[m.location_id]) for m in rows], cursor
-
-
-def _codes(session: Session, ids: set[int]) -> dict[int, str]:
-    return dict(
-        session.execute(select(Location.id, Location.code).where(Location.id.in_(ids))).all()
-    )
