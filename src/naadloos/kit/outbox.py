@@ -222,8 +222,10 @@ class Dispatcher:
             ]
             if not settle_unsubscribed:
                 return batch, []
-            wanted = [e for e in batch if self.bus.subscribers(e.name)]
-            unwanted = [e for e in batch if not self.bus.subscribers(e.name)]
+            wanted: list[Envelope] = []
+            unwanted: list[Envelope] = []
+            for envelope in batch:
+                (wanted if self.bus.subscribers(envelope.name) else unwanted).append(envelope)
             _mark_delivered(session, [e.event_id for e in unwanted], now)
         return wanted, unwanted
 
