@@ -17,7 +17,16 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.common import BenchDatabase, api_server, ident, percentile, report, stamp
+from bench.common import (
+    ONE_PROCESS,
+    BenchDatabase,
+    Layout,
+    api_server,
+    ident,
+    percentile,
+    report,
+    stamp,
+)
 from bench.http_api import admin_key, raw_connection
 from bench.inventory import seed_store
 from bench.loadgen import Request, Session, run_flows
@@ -224,11 +233,16 @@ def _oversold(db: BenchDatabase) -> tuple[int, int, int]:
     return over, allocated, ordered
 
 
-def run(db: BenchDatabase, checkouts: int = CHECKOUTS, warm_up: int = WARM_UP) -> None:
+def run(
+    db: BenchDatabase,
+    checkouts: int = CHECKOUTS,
+    warm_up: int = WARM_UP,
+    layout: Layout = ONE_PROCESS,
+) -> None:
     _setup(db)
     key = admin_key(db)
     baskets = _baskets("SKU", checkouts, 11)
-    with api_server(db.settings) as base:
+    with api_server(db.settings, layout) as base:
         asyncio.run(run_flows(base, key, warm_up, _flow(_baskets("WARM", warm_up, 12)), CLIENTS))
         result = asyncio.run(run_flows(base, key, checkouts, _flow(baskets), CLIENTS))
     over, allocated, ordered = _oversold(db)
@@ -237,7 +251,7 @@ def run(db: BenchDatabase, checkouts: int = CHECKOUTS, warm_up: int = WARM_UP) -
         raise SystemExit(f"checkout flows ended unexpectedly: {result.outcomes}")
     ceiling = _raw_checkouts(db, _baskets("RAW", checkouts, 11))
     report(
-        f"orders.checkouts_per_s.{db.name}",
+        f"orders.checkouts_per_s.{db.name}{layout.suffix}",
         result.flows_per_s,
         "checkouts/s",
         ceiling,
@@ -249,6 +263,7 @@ def run(db: BenchDatabase, checkouts: int = CHECKOUTS, warm_up: int = WARM_UP) -
         allocated_units=allocated,
         ordered_units=ordered,
         clients=CLIENTS,
+        layout=layout.name,
         target_ratio=0.4,
         target_p99_ms=50,
     )

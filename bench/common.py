@@ -103,9 +103,37 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Layout:
+    """How the API is deployed for a run: `serve --workers N`, delivering events in the API
+    processes or (`separate_worker`) with `--no-dispatch` and a `naadloos worker` beside them."""
+
+    api_processes: int = 1
+    separate_worker: bool = False
+
+    @property
+    def name(self) -> str:
+        worker = " + worker" if self.separate_worker else ""
+        return f"{self.api_processes} API process{'es' if self.api_processes > 1 else ''}{worker}"
+
+    @property
+    def suffix(self) -> str:
+        """What a metric measured in this layout ends with (nothing for one API process)."""
+        if self == ONE_PROCESS:
+            return ""
+        return f".{self.api_processes}api" + ("_worker" if self.separate_worker else "")
+
+
+ONE_PROCESS = Layout()
+# What the README recommends for PostgreSQL, on this 2-core machine: an API process per core,
+# events and periodic jobs in a worker of their own (`serve --workers 2 --no-dispatch`).
+PRODUCTION = Layout(api_processes=2, separate_worker=True)
+
+
 @contextmanager
-def api_server(settings: Settings) -> Iterator[str]:
-    """`naadloos serve` in a process of its own (one API process, as in production per core)."""
+def api_server(settings: Settings, layout: Layout = ONE_PROCESS) -> Iterator[str]:
+    """`naadloos serve` in a process of its own: by default one API process that delivers
+    events too; `layout` for more, as production on PostgreSQL runs."""
     port = free_port()
     env = {
         **os.environ,
@@ -113,15 +141,18 @@ def api_server(settings: Settings) -> Iterator[str]:
         "NAADLOOS_LOG_LEVEL": "WARNING",
     }
     env.pop("NAADLOOS_NATS_URL", None)
-    # The server's log goes to a file: a pipe nobody reads fills up and stalls the server.
-    log = Path(tempfile.mkdtemp(prefix="naadloos-bench-")) / "serve.log"
-    with log.open("w") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "naadloos", "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=sink,
-        )
+    serve = [sys.executable, "-m", "naadloos", "serve", "--port", str(port)]
+    serve += ["--workers", str(layout.api_processes)]
+    commands = {"serve": serve}
+    if layout.separate_worker:
+        serve.append("--no-dispatch")
+        commands["worker"] = [sys.executable, "-m", "naadloos", "worker"]
+    # Logs go to files: a pipe nobody reads fills up and stalls the process.
+    logs = Path(tempfile.mkdtemp(prefix="naadloos-bench-"))
+    procs: list[subprocess.Popen[bytes]] = []
+    for name, command in commands.items():
+        with (logs / f"{name}.log").open("w") as sink:
+            procs.append(subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=sink))
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -131,13 +162,17 @@ def api_server(settings: Settings) -> Iterator[str]:
                     break
             except httpx.HTTPError:
                 pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the API did not start; see {log}")
+            if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
+                raise RuntimeError(f"the API did not start; see {logs}")
             time.sleep(0.1)
         yield base
     finally:
-        proc.terminate()
-        proc.wait(10)
-        errors = [line for line in log.read_text().splitlines() if '"level": "error"' in line]
-        if errors:
-            print(f"bench: the server logged {len(errors)} errors; see {log}", file=sys.stderr)
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(10)
+        for name in commands:
+            log = logs / f"{name}.log"
+            errors = [line for line in log.read_text().splitlines() if '"level": "error"' in line]
+            if errors:
+                print(f"bench: {name} logged {len(errors)} errors; see {log}", file=sys.stderr)

@@ -20,7 +20,16 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.common import BenchDatabase, api_server, ident, percentile, report, stamp
+from bench.common import (
+    ONE_PROCESS,
+    BenchDatabase,
+    Layout,
+    api_server,
+    ident,
+    percentile,
+    report,
+    stamp,
+)
 from bench.http_api import admin_key, raw_connection
 from bench.loadgen import Request, latencies_one_client, run_load
 
@@ -289,7 +298,7 @@ def _oversold(db: BenchDatabase) -> tuple[int, int]:
     return int(over), int(reserved)
 
 
-def reservations(db: BenchDatabase, attempts: int = 3000) -> None:
+def reservations(db: BenchDatabase, attempts: int = 3000, layout: Layout = ONE_PROCESS) -> None:
     _reserve_setup(db)
     key = admin_key(db)
     rng = random.Random(4)
@@ -299,7 +308,7 @@ def reservations(db: BenchDatabase, attempts: int = 3000) -> None:
         body = {"channel": "web", "sku": picks[i], "location": "store:s000", "qty": 1}
         return Request("POST", "/v1/reservations", body)
 
-    with api_server(db.settings) as base:
+    with api_server(db.settings, layout) as base:
         asyncio.run(run_load(base, key, 200, lambda i: reserve(attempts + i), 8))  # warm-up
         result = asyncio.run(run_load(base, key, attempts, reserve, 8))
     over, reserved = _oversold(db)
@@ -307,7 +316,7 @@ def reservations(db: BenchDatabase, attempts: int = 3000) -> None:
     assert set(result.statuses) <= {201, 409}, result.statuses
     ceiling = _raw_reservations(db, attempts)
     report(
-        f"inventory.reservations_per_s.{db.name}",
+        f"inventory.reservations_per_s.{db.name}{layout.suffix}",
         result.requests_per_s,
         "req/s",
         ceiling,
@@ -318,6 +327,7 @@ def reservations(db: BenchDatabase, attempts: int = 3000) -> None:
         oversold_skus=over,
         units_reserved=reserved,
         clients=8,
+        layout=layout.name,
         target_ratio=0.5,
     )
     if over:
