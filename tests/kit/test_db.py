@@ -161,6 +161,13 @@ def test_sqlite_timestamps_are_stored_as_sqlalchemy_stores_them() -> None:
     ):
         assert ours_in(moment) == theirs(moment.astimezone(UTC).replace(tzinfo=None))
         assert ours_out(ours_in(moment)) == moment
+    # The moment a batch writes again and again (its `now`) is formatted once, and each other
+    # moment still as itself.
+    moment = datetime(2026, 3, 1, 12, 30, 5, 120, tzinfo=UTC)
+    assert ours_in(moment) == ours_in(moment) == "2026-03-01 12:30:05.000120"
+    assert ours_in(moment + timedelta(microseconds=1)) == "2026-03-01 12:30:05.000121"
+    assert ours_in(moment.replace(microsecond=0)) == "2026-03-01 12:30:05.000000"
+    assert ours_in(moment) == "2026-03-01 12:30:05.000120"
     # Text SQLite wrote itself (CURRENT_TIMESTAMP) reads back as UTC too.
     assert ours_out("2026-03-01 12:30:05") == datetime(2026, 3, 1, 12, 30, 5, tzinfo=UTC)
     with pytest.raises(ValueError, match="naive"):

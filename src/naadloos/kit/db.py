@@ -78,13 +78,24 @@ class UTCDateTime(TypeDecorator[datetime]):
 def sqlite_timestamp(value: datetime | None) -> str | None:
     """A UTC timestamp as SQLite stores it: `2026-03-01 12:30:05.000120`, as SQLAlchemy's
     DateTime writes it (so that text order is time order)."""
+    global _last_timestamp  # noqa: PLW0603 - a one-entry memo, replaced whole
     if value is None:
         return None
+    last = _last_timestamp
+    if value is last[0]:
+        return last[1]
     if value.tzinfo is None:
         raise ValueError("naive datetime given to a UTC column")
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+    text = utc.isoformat(" ", "microseconds")[:-6]  # without its "+00:00"
+    _last_timestamp = (value, text)
+    return text
+
+
+# The one moment a statement or a batch writes many times (its `now`, a batch's `received_at`)
+# is formatted once: the same object as last time gives the same text (datetimes are immutable;
+# the pair is replaced in one assignment, so threads never see half of it).
+_last_timestamp: tuple[datetime | None, str] = (None, "")
 
 
 def _from_sqlite_timestamp(value: str | None) -> datetime | None:
