@@ -80,6 +80,7 @@ def test_a_refusal_is_only_quick_when_there_is_plainly_too_little(
     """The one-statement refusal leaves every other case to the general path: stock freed
     since the hold failed, a lapsed hold still to sweep, no stock row, a closed location."""
     move(client, shop, "receipt", "JAS-M", "store:utrecht", 3)
+    move(client, shop, "receipt", "JAS-L", "store:utrecht", 1)
     assert client.put(
         "/v1/stock/safety", json={"channel": "web", "quantity": 1}, headers=shop
     ).is_success
@@ -99,10 +100,31 @@ def test_a_refusal_is_only_quick_when_there_is_plainly_too_little(
             assert (
                 shortfall.plainly_short(session, sku, where, qty, channel="web", at=at) is None
             ), (sku, where, qty)
+    # The hold and that reading together (one statement on PostgreSQL): a refusal says what
+    # is available, a hold says where, anything else is the general path's.
+    with runtime.db.unit_of_work() as session:
+
+        def hold(sku: str, where: Any, qty: int) -> Any:
+            return shortfall.hold_or_short(
+                session, sku, where, qty, channel="web", reference="test", at=at
+            )
+
+        assert hold("JAS-M", "store:utrecht", 3) == short
+        assert hold("JAS-M", short.place, 3) == short
+        assert hold("JAS-M", "store:amsterdam", 1) is None
+        assert hold("JAS-M", "store:nowhere", 1) is None
+        assert hold("NOPE", "store:utrecht", 1) is None
+        assert hold("JAS-M", "store:utrecht", 2) == short.place
+        assert hold("JAS-M", short.place, 1) == short._replace(available=0)
+        session.rollback()
     lapsed_hold(runtime, "app", 3)
     with runtime.db.unit_of_work() as session:  # a lapsed hold: the general path sweeps it
         assert shortfall.plainly_short(session, "JAS-M", "store:utrecht", 1, channel="web",
                                        at=at) is None  # fmt: skip
+        # ... only at its own stock row: another SKU's refusal stays quick.
+        other = shortfall.plainly_short(session, "JAS-L", "store:utrecht", 2, channel="web", at=at)
+        assert other is not None
+        assert other.available == 0  # one on hand, the channel's safety stock of one left alone
     assert reserve(client, shop, sku="JAS-M", location="store:utrecht", qty=2).status_code == 201
 
 

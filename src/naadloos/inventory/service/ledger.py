@@ -5,11 +5,12 @@ in Python and a write (DESIGN rule 4). Callers that touch several rows do so in 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Integer, Update, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from naadloos.catalog.service import variants
@@ -81,9 +82,11 @@ _HOLD = Prepared(
 )
 
 
-def _hold_with_safety(location: ColumnElement[int]) -> Prepared:
-    """A hold that leaves the channel's safety stock alone, at `location` (SQL for its id)."""
-    return Prepared(
+def hold_statement(location: ColumnElement[int]) -> Update:
+    """A hold that leaves the channel's safety stock alone, at `location` (SQL for its id):
+    the figures after it and the location's id, or no row when it held nothing. Parameters
+    `k_sku`, `channel`, `need`, `at` and those of `location`."""
+    return (
         update(LEVELS)
         .where(
             LEVELS.c.sku == bindparam("k_sku"),
@@ -99,14 +102,19 @@ def _hold_with_safety(location: ColumnElement[int]) -> Prepared:
     )
 
 
-# One statement each: the safety stock is applied inside the UPDATE, and by code the location
-# is looked up there too (open ones only).
-_HOLD_AT = _hold_with_safety(bindparam("location_id"))
-_HOLD_AT_CODE = _hold_with_safety(
+# At a location the caller resolved (a cart's), or at the open location with this code.
+HOLD_AT: ColumnElement[int] = bindparam("location_id", type_=Integer)
+HOLD_AT_CODE: ColumnElement[int] = (
     select(Location.id)
     .where(Location.code == bindparam("code"), Location.active.is_(True))
     .scalar_subquery()
 )
+
+
+# One statement each: the safety stock is applied inside the UPDATE, and by code the location
+# is looked up there too (open ones only).
+_HOLD_AT = Prepared(hold_statement(HOLD_AT))
+_HOLD_AT_CODE = Prepared(hold_statement(HOLD_AT_CODE))
 
 
 def change(
@@ -202,6 +210,20 @@ def hold_for_channel(
         row = _HOLD_AT_CODE.first(session, {**values, "code": location})
     if row is None:
         return None
+    return announce_hold(session, sku, location, row, quantity=quantity, reference=reference)
+
+
+def announce_hold(
+    session: Session,
+    sku: str,
+    location: Place | str,
+    row: Sequence[Any],
+    *,
+    quantity: int,
+    reference: str,
+) -> Place:
+    """Announce what a `hold_statement` held (its row: the figures after, the location's id)
+    and return where."""
     place = location if isinstance(location, Place) else Place(row[4], location)
     _announce(
         session,

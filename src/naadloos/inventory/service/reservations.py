@@ -116,11 +116,12 @@ def reserve_at(
 def _hold_one(
     session: Session, sku: str, location: Place | str, qty: int, terms: _Terms
 ) -> ReservationOut | None:
-    """One line held in one statement (location, safety stock and hold). When it held nothing
-    and there is plainly too little, the refusal costs one statement more; None otherwise: the
-    general path then finds out why (unknown location, expired holds)."""
+    """One line held in one statement (location, safety stock and hold); a refusal for plainly
+    too little stock raises with what is available (the same statement on PostgreSQL, one more
+    on SQLite); None otherwise: the general path then finds out why (unknown location, expired
+    holds)."""
     reservation_id = new_id()
-    place = ledger.hold_for_channel(
+    place = shortfall.hold_or_short(
         session,
         sku,
         location,
@@ -129,12 +130,9 @@ def _hold_one(
         reference=str(reservation_id),
         at=terms.now,
     )
+    if isinstance(place, shortfall.Short):
+        raise _insufficient(sku, place.place.code, qty, place.available)
     if place is None:
-        short = shortfall.plainly_short(
-            session, sku, location, qty, channel=terms.channel, at=terms.now
-        )
-        if short is not None:
-            raise _insufficient(sku, short.place.code, qty, short.available)
         return None
     return _record(session, reservation_id, {(sku, place.id): qty}, {place.id: place}, terms)
 
