@@ -23,7 +23,7 @@ from naadloos.kit.time import utcnow
 from naadloos.orders.models import Order
 from naadloos.orders.payments import Notification, Outcome, Started
 from naadloos.orders.schemas import PaymentStart
-from naadloos.orders.service import orders, payments
+from naadloos.orders.service import orders, payment_start, payments
 from naadloos.runtime import Runtime, build_runtime
 from tests.conftest import Baseline, _reset
 from tests.inventory.conftest import level
@@ -504,7 +504,7 @@ def test_a_webhook_before_the_start_is_answered_keeps_the_reference(
     its reference from the webhook, and the later answer moves nothing backwards."""
     order = awaiting(client, store)
     with runtime.db.unit_of_work() as session:
-        payment, _ = payments._open(
+        payment, _ = payment_start._open(
             session, uuid.UUID(order["id"]), PaymentStart(provider="stripe"), key=None
         )
     early = Notification("evt_early", Outcome.AUTHORISED, "pi_early", payment.id, None, "x")
@@ -513,7 +513,7 @@ def test_a_webhook_before_the_start_is_answered_keeps_the_reference(
         assert payments.apply(session, runtime.payments["stripe"], [early]) == 1
     with runtime.db.unit_of_work() as session:
         late = Started("pi_early", Outcome.PENDING, {"type": "stripe_client_secret"})
-        after = payments._started(session, payment.id, late, by="test")
+        after = payment_start._started(session, payment.id, late, by="test")
 
     assert (after.reference, after.status) == ("pi_early", "authorised")
     assert get(client, store, f"/v1/orders/{order['id']}")["status"] == "placed"

@@ -16,7 +16,7 @@ from naadloos.kit.idempotency import HEADER, REPLAYED_HEADER
 from naadloos.kit.problems import RESPONSES
 from naadloos.orders.api import READ, WRITE
 from naadloos.orders.schemas import PaymentOut, PaymentStart
-from naadloos.orders.service import payments
+from naadloos.orders.service import payment_start, payments
 
 router = APIRouter(tags=["orders"], route_class=TransactionalRoute, responses=RESPONSES)
 # Starting a payment calls the provider: the endpoint commits before and after the call itself.
@@ -47,7 +47,7 @@ async def start_payment(
     `Idempotency-Key`: a retry gets the same payment."""
     runtime = request.app.state.runtime
     payment, again = await run_in_threadpool(
-        payments.start,
+        payment_start.start,
         runtime.db,
         runtime.payments,
         order_id,
