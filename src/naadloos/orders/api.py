@@ -28,6 +28,7 @@ from naadloos.orders.schemas import (
 )
 from naadloos.orders.service import (
     book,
+    cart_view,
     carts,
     checkout,
     orders,
@@ -69,7 +70,7 @@ def create_cart(
     its short `code` opens it on any other channel."""
     view = carts.create_cart(session, data, key_channel=principal.channel, by=principal.name)
     response.headers["Location"] = f"/v1/carts/{view.cart.id}"
-    return carts.cart_out(session, view)
+    return cart_view.cart_out(session, view)
 
 
 @router.get("/v1/carts", dependencies=[READ])
@@ -84,7 +85,7 @@ def open_carts(
     """The customer's open carts, newest first, whichever channel they were started in: what
     a store associate opens when the customer shows their loyalty card."""
     return [
-        carts.cart_out(session, carts.filled(session, cart))
+        cart_view.cart_out(session, cart_view.filled(session, cart))
         for cart in carts.open_carts_of(session, customer)
     ]
 
@@ -92,12 +93,12 @@ def open_carts(
 @router.get("/v1/carts/by-code/{code}", dependencies=[READ])
 def cart_by_code(code: str, session: Session = Depends(get_session)) -> CartOut:
     """The cart behind a short code or its QR (read as typed: `o` is `0`, `l` is `1`)."""
-    return carts.cart_out(session, carts.filled(session, carts.cart_by_code(session, code)))
+    return cart_view.cart_out(session, cart_view.filled(session, carts.cart_by_code(session, code)))
 
 
 @router.get("/v1/carts/{cart_id}", dependencies=[READ])
 def get_cart(cart_id: uuid.UUID, session: Session = Depends(get_session)) -> CartOut:
-    return carts.cart_out(session, carts.filled(session, carts.get_cart(session, cart_id)))
+    return cart_view.cart_out(session, cart_view.filled(session, carts.get_cart(session, cart_id)))
 
 
 @router.patch("/v1/carts/{cart_id}", dependencies=[Depends(WRITE)])
@@ -106,7 +107,7 @@ def update_cart(
 ) -> CartOut:
     """Identify the customer (a loyalty card scanned at the till, a login in the app) or set
     where new lines hold stock."""
-    return carts.cart_out(session, carts.update_cart(session, cart_id, data))
+    return cart_view.cart_out(session, carts.update_cart(session, cart_id, data))
 
 
 @router.post("/v1/carts/{cart_id}/lines", responses={409: {"description": "`insufficient_stock`"}})
@@ -129,7 +130,7 @@ def add_line(
         policy=rules,
         by=principal.name,
     )
-    return carts.cart_out(session, view)
+    return cart_view.cart_out(session, view)
 
 
 @router.put("/v1/carts/{cart_id}/lines/{sku}")
@@ -153,7 +154,7 @@ def set_line(
         policy=rules,
         by=principal.name,
     )
-    return carts.cart_out(session, view)
+    return cart_view.cart_out(session, view)
 
 
 @router.delete("/v1/carts/{cart_id}/lines/{sku}", dependencies=[Depends(WRITE)])
@@ -164,7 +165,7 @@ def remove_line(
     session: Session = Depends(get_session),
 ) -> CartOut:
     """Remove a SKU's line (at one location, or at all); its units go back on sale."""
-    return carts.cart_out(session, carts.remove_line(session, cart_id, sku, location=location))
+    return cart_view.cart_out(session, carts.remove_line(session, cart_id, sku, location=location))
 
 
 @router.post(

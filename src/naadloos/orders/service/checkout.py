@@ -38,8 +38,9 @@ from naadloos.orders.schemas import (
     OrderOut,
     OrderStatus,
 )
-from naadloos.orders.service import book, carts, orders
-from naadloos.orders.service.carts import Line, Policy
+from naadloos.orders.service import book, cart_view, carts, orders
+from naadloos.orders.service.cart_view import Line
+from naadloos.orders.service.carts import Policy
 from naadloos.orders.service.codes import pickup_code, short_code
 from naadloos.orders.service.routing import (
     Assignment,
@@ -315,7 +316,7 @@ def checkout(
     channel: str | None,
 ) -> OrderOut:
     cart = carts.claim_open(session, cart_id, to=CartStatus.CHECKED_OUT)
-    lines = carts.lines_of(session, cart.id)
+    lines = cart_view.lines_of(session, cart.id)
     if not lines:
         raise CartEmpty(f"cart {cart.id} has no lines")
     skus = sorted({line.sku for line in lines})
@@ -342,7 +343,7 @@ def checkout(
     currency = currencies.pop()
     rows, order_lines, vat_total = _order_lines(order_id, lines, taken, current)
     total = sum(line.line_total for line in order_lines)
-    customer_id = carts.customer_of(session, cart)
+    customer_id = cart_view.customer_of(session, cart)
     status, collect_by, pay_by = _start(data, policy, now)
     details: dict[str, Any] = {"cart": str(cart.id), "fulfilment": data.fulfilment.value}
     if collect_by is not None:
