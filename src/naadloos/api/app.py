@@ -17,7 +17,7 @@ from naadloos.catalog.api import router as catalog_router
 from naadloos.channels.api import router as channels_router
 from naadloos.customers import api as customers_api
 from naadloos.inventory.api import router as inventory_router
-from naadloos.kit import problems
+from naadloos.kit import heap, problems
 from naadloos.kit.auth import KeyCache
 from naadloos.kit.jobs import run_periodically
 from naadloos.kit.settings import Settings, get_settings
@@ -50,9 +50,11 @@ def create_app(
     *,
     runtime: Runtime | None = None,
     dispatch: bool | None = None,
+    settle_heap: bool = False,
 ) -> FastAPI:
     """Build the API. Without dispatch (`NAADLOOS_DISPATCH_EVENTS=false`), event delivery is
-    left to `naadloos worker` processes."""
+    left to `naadloos worker` processes. `settle_heap` freezes what the process built at start
+    out of the garbage collector's full collections (`naadloos serve`; see `kit.heap`)."""
     if runtime is None:
         runtime = build_runtime(settings or get_settings())
     rt = runtime
@@ -70,6 +72,8 @@ def create_app(
             if dispatch
             else []
         )
+        if settle_heap:
+            log.debug("heap settled: %d objects frozen", heap.settle())
         try:
             yield {}
         finally:
@@ -111,3 +115,9 @@ def create_app(
     docs.declare_security(app)  # the document lists the routes in the order declared
     app.router.routes[:] = route_order.busiest_first(app.router.routes)
     return app
+
+
+def create_served_app() -> FastAPI:
+    """The factory `naadloos serve` gives uvicorn: the app of `create_app()`, in a process
+    that serves until it stops."""
+    return create_app(settle_heap=True)

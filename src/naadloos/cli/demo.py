@@ -48,4 +48,10 @@ naadloos demo: {demo_data.RETAILER}, on {db}
     )
     if serve:
         configure(settings.log_level, "text")
-        uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+        uvicorn.run(
+            create_app(settings, settle_heap=True),
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+        )

@@ -10,6 +10,7 @@ import uvicorn
 from naadloos import migrations
 from naadloos.cli import catalog, channels, customers, demo, keys
 from naadloos.cli.common import cli_runtime, load_settings
+from naadloos.kit import heap
 from naadloos.kit.jobs import run_once, run_periodically
 from naadloos.kit.logs import configure
 from naadloos.runtime import Runtime, build_runtime, check_schema
@@ -66,7 +67,7 @@ def serve(
     # Each API process builds its own app from the environment (the factory reads settings).
     os.environ["NAADLOOS_DISPATCH_EVENTS"] = "true" if dispatch else "false"
     uvicorn.run(
-        "naadloos.api.app:create_app",
+        "naadloos.api.app:create_served_app",
         factory=True,
         host=host,
         port=port,
@@ -98,6 +99,7 @@ async def _work(runtime: Runtime, once: bool) -> None:
             delivered = await runtime.dispatcher.drain()
             typer.echo(f"delivered {delivered} events")
             return
+        heap.settle()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
