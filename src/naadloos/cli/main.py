@@ -5,10 +5,9 @@ import os
 import signal
 
 import typer
-import uvicorn
 
 from naadloos import migrations
-from naadloos.cli import catalog, channels, customers, demo, keys
+from naadloos.cli import catalog, channels, customers, demo, keys, serving
 from naadloos.cli.common import cli_runtime, load_settings
 from naadloos.kit import heap
 from naadloos.kit.jobs import run_once, run_periodically
@@ -66,15 +65,9 @@ def serve(
     configure(settings.log_level, settings.log_format)
     # Each API process builds its own app from the environment (the factory reads settings).
     os.environ["NAADLOOS_DISPATCH_EVENTS"] = "true" if dispatch else "false"
-    uvicorn.run(
-        "naadloos.api.app:create_served_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=None,
-        access_log=False,
-    )
+    status = serving.serve(host, port, workers)
+    if status:
+        raise typer.Exit(status)
 
 
 @app.command()
