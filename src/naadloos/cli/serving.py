@@ -3,7 +3,7 @@
 uvicorn's own supervisor binds one listening socket and lets every worker accept from it. The
 kernel wakes the waiters of one accept queue last-in first-out, so the worker that accepted
 last accepts again: with eight clients, the checkout benchmark found seven connections on one
-process and one on the other (its p99 twice the p50 of the busy one's). Here each worker binds
+process and one on the other (ADR 0015). Here each worker binds
 its own socket with `SO_REUSEPORT`, and the kernel spreads new connections across the
 sockets by a hash of their addresses. Where the option is missing (not Linux), the workers
 share uvicorn's socket as before.
@@ -117,6 +117,8 @@ def _supervise(host: str, port: int, workers: int) -> int:
             for n, process in enumerate(running):
                 if process.is_alive():
                     continue
+                if stop.is_set():  # a Ctrl+C reaches the workers too, maybe before us
+                    break
                 if process.exitcode == STARTUP_FAILURE:
                     log.error("an API process could not start; stopping")
                     status = 1
