@@ -13,6 +13,8 @@ import contextlib
 import os
 import socket
 import sqlite3
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -257,3 +259,18 @@ def nats_target() -> Iterator[NatsTarget]:
     ran_on["NATS JetStream"] = asyncio.run(server_version_and_cleanup(False))
     yield target
     asyncio.run(server_version_and_cleanup(True))
+
+
+@pytest.fixture
+def process_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a `naadloos` process of a test's own: a migrated SQLite file in the
+    test's directory, no NATS."""
+    env = {
+        **os.environ,
+        "NAADLOOS_DATABASE_URL": f"sqlite:///{tmp_path / 'process.db'}",
+        "NAADLOOS_LOG_LEVEL": "INFO",
+    }
+    env.pop("NAADLOOS_NATS_URL", None)
+    upgrade = [sys.executable, "-m", "naadloos", "db", "upgrade"]
+    subprocess.run(upgrade, env=env, check=True, capture_output=True)
+    return env

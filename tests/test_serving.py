@@ -28,19 +28,6 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "NAADLOOS_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
-        "NAADLOOS_LOG_LEVEL": "INFO",
-    }
-    env.pop("NAADLOOS_NATS_URL", None)
-    upgrade = [sys.executable, "-m", "naadloos", "db", "upgrade"]
-    subprocess.run(upgrade, env=env, check=True, capture_output=True)
-    return env
-
-
 def _serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "naadloos", "serve", "--port", str(port), "--workers", "2"]
     with log.open("wb") as sink:
@@ -48,9 +35,11 @@ def _serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]
 
 
 @pytest.fixture
-def served(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+def served(
+    process_env: dict[str, str], tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     port = _free_port()
-    proc = _serve(env, port, tmp_path / "serve.log")
+    proc = _serve(process_env, port, tmp_path / "serve.log")
     try:
         deadline = time.monotonic() + 60
         while len(_children(proc.pid)) < 2 or not _answers(port):
@@ -130,13 +119,13 @@ def test_sigterm_stops_every_api_process(served: tuple[subprocess.Popen[bytes], 
 
 
 def test_a_port_in_use_is_said_before_any_worker_starts(
-    env: dict[str, str], tmp_path: Path
+    process_env: dict[str, str], tmp_path: Path
 ) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        proc = _serve(env, port, tmp_path / "serve.log")
+        proc = _serve(process_env, port, tmp_path / "serve.log")
         assert proc.wait(60) == 1
     said = (tmp_path / "serve.log").read_text()
     assert f"cannot listen on 127.0.0.1:{port}" in said

@@ -4,10 +4,8 @@ an app built for a test (or embedded) does not, as its frozen objects could neve
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -31,15 +29,7 @@ print(json.dumps({"before": before, "frozen": frozen, "status": status, "collect
 """
 
 
-def _probe(kind: str, tmp_path: Path) -> dict[str, int]:
-    env = {
-        **os.environ,
-        "NAADLOOS_DATABASE_URL": f"sqlite:///{tmp_path / 'heap.db'}",
-        "NAADLOOS_LOG_LEVEL": "WARNING",
-    }
-    env.pop("NAADLOOS_NATS_URL", None)
-    upgrade = [sys.executable, "-m", "naadloos", "db", "upgrade"]
-    subprocess.run(upgrade, env=env, check=True, capture_output=True)
+def _probe(kind: str, env: dict[str, str]) -> dict[str, int]:
     done = subprocess.run(
         [sys.executable, "-c", PROBE, kind],
         env=env,
@@ -54,8 +44,10 @@ def _probe(kind: str, tmp_path: Path) -> dict[str, int]:
 
 
 @pytest.mark.parametrize("kind", ["served", "embedded"])
-def test_only_a_served_app_freezes_its_heap_at_start(kind: str, tmp_path: Path) -> None:
-    result = _probe(kind, tmp_path)
+def test_only_a_served_app_freezes_its_heap_at_start(
+    kind: str, process_env: dict[str, str]
+) -> None:
+    result = _probe(kind, process_env)
     assert result["before"] == 0
     assert result["status"] == 200
     if kind == "served":
