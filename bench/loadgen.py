@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from naadloos.kit import heap
+
 
 @dataclass(frozen=True)
 class Request:
@@ -33,8 +35,7 @@ def _settled_heap() -> Iterator[None]:
     """The load generator's own full garbage collections (60 ms over the bench's setup data)
     would stall every client at once and be counted as naadloos' latency: the heap is frozen
     for the run, as `naadloos serve` freezes its own (`naadloos.kit.heap`)."""
-    gc.collect()
-    gc.freeze()
+    heap.settle()
     try:
         yield
     finally:

@@ -51,10 +51,6 @@ def _socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _config() -> uvicorn.Config:
-    return uvicorn.Config(APP, factory=True, log_config=None, access_log=False)
-
-
 def _worker(host: str, port: int) -> None:  # pragma: no cover - runs in a child process
     """One API process. It exits with `STARTUP_FAILURE` when it never served: its
     replacement would fail the same way, so the parent stops instead of restarting it."""
@@ -63,7 +59,9 @@ def _worker(host: str, port: int) -> None:  # pragma: no cover - runs in a child
         configure(settings.log_level, settings.log_format)
         sock = _socket(host, port)
         sock.listen(2048)
-        server = uvicorn.Server(_config())
+        server = uvicorn.Server(
+            uvicorn.Config(APP, factory=True, log_config=None, access_log=False)
+        )
     except Exception:
         log.exception("an API process could not start")
         sys.exit(STARTUP_FAILURE)
@@ -74,10 +72,7 @@ def _worker(host: str, port: int) -> None:  # pragma: no cover - runs in a child
 
 def serve(host: str, port: int, workers: int) -> int:
     """Serve with `workers` API processes until SIGINT or SIGTERM; the exit status."""
-    if workers == 1:
-        uvicorn.run(APP, factory=True, host=host, port=port, log_config=None, access_log=False)
-        return 0
-    if not balanced():
+    if workers == 1 or not balanced():
         uvicorn.run(
             APP, factory=True, host=host, port=port, workers=workers, log_config=None,
             access_log=False,
