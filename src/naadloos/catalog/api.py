@@ -12,7 +12,7 @@ from naadloos.catalog.schemas import (
     ProductOut,
     ProductUpdate,
 )
-from naadloos.catalog.service import prices, products
+from naadloos.catalog.service import price_lists, prices, products
 from naadloos.kit.auth import Principal, require
 from naadloos.kit.http import IDEMPOTENT, TransactionalRoute, get_session
 from naadloos.kit.pagination import Page, PageParams, page_params
@@ -104,7 +104,7 @@ def end_price_exception(
 @router.get("/v1/variants/{sku}/prices", dependencies=[READ])
 def price_history(sku: str, session: Session = Depends(get_session)) -> list[PriceVersion]:
     """Every price the variant had, newest first, exceptions included."""
-    return prices.price_history(session, sku)
+    return price_lists.price_history(session, sku)
 
 
 @router.get("/v1/prices/exceptions", dependencies=[READ])
@@ -112,4 +112,4 @@ def price_exceptions(
     channel: str | None = Query(None, max_length=100), session: Session = Depends(get_session)
 ) -> list[PriceException]:
     """Every channel price that differs from the one price, in force now."""
-    return prices.price_exceptions(session, channel=channel)
+    return price_lists.price_exceptions(session, channel=channel)
