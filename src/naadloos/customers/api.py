@@ -28,7 +28,7 @@ from naadloos.customers.schemas import (
     TimelineEntry,
     TrackingResult,
 )
-from naadloos.customers.service import consent, match, privacy, profiles, split, tracking
+from naadloos.customers.service import consent, intake, match, privacy, profiles, split, tracking
 from naadloos.kit.auth import Principal, require
 from naadloos.kit.blocking import run_db
 from naadloos.kit.errors import BadRequest, MalformedJson, NaadloosError, ValidationFailed
@@ -116,7 +116,7 @@ def _single(kind: str) -> Any:
         principal: Principal = TRACK,
         session: Session = Depends(get_session),
     ) -> TrackingResult:
-        body, size = await _json_body(request, tracking.MAX_MESSAGE_BYTES)
+        body, size = await _json_body(request, intake.MAX_MESSAGE_BYTES)
         if not isinstance(body, dict):
             raise ValidationFailed.field("body", "a message is a JSON object")
         result = await run_db(
@@ -148,7 +148,7 @@ async def batch(
 ) -> TrackingResult:
     """Up to 500 KB of messages. Good messages are kept; bad ones are listed in `rejected` with
     their index. A batch whose every message is bad is refused as a whole (422)."""
-    body, size = await _json_body(request, tracking.MAX_BATCH_BYTES)
+    body, size = await _json_body(request, intake.MAX_BATCH_BYTES)
     try:
         envelope = BatchIn.model_validate(body)
     except ValidationError as exc:

@@ -4,29 +4,20 @@ duplicates (by messageId) are accepted and ignored, so a client's retry changes 
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from naadloos.channels import service as channels
 from naadloos.customers.identifiers import (
-    TRAIT_IDENTIFIERS,
     IdentifierRef,
-    IdentifierType,
-    InvalidIdentifier,
-    parse_ref,
 )
 from naadloos.customers.models import CustomerEvent, Identifier
 from naadloos.customers.schemas import RejectedMessage, TrackingMessage, TrackingResult
-from naadloos.customers.service import match, privacy, profiles
+from naadloos.customers.service import intake, match, privacy, profiles
 from naadloos.customers.service.fold import Touch, fold_new, update_profiles
 from naadloos.customers.service.graph import Resolver, lock_identifiers
 from naadloos.customers.service.merge import Evidence
@@ -34,166 +25,16 @@ from naadloos.kit.bulk import insert_rows, present
 from naadloos.kit.db import insert_or_nothing
 from naadloos.kit.errors import NotFound
 from naadloos.kit.ids import new_id
-from naadloos.kit.time import as_utc, utcnow
+from naadloos.kit.time import utcnow
 
 DEFAULT_THRESHOLDS = match.Thresholds()
-MAX_MESSAGE_BYTES = 32 * 1024
-MAX_BATCH_BYTES = 500 * 1024
 
 
-@dataclass
-class _Accepted:
-    index: int
-    message: TrackingMessage
-    message_id: str
-    refs: list[IdentifierRef]
-    timestamp: datetime
-    channel: str | None
-
-
-def corrected_timestamp(
-    message: TrackingMessage, batch_sent_at: datetime | None, received_at: datetime
-) -> datetime:
-    """The spec's clock-skew correction: timestamp = receivedAt - (sentAt - originalTimestamp)."""
-    original = message.originalTimestamp or message.timestamp
-    sent = message.sentAt or batch_sent_at
-    if original is None:
-        return received_at
-    original = as_utc(original)
-    if sent is None:
-        return original
-    return received_at - (as_utc(sent) - original)
-
-
-def identifiers_of(message: TrackingMessage) -> list[IdentifierRef]:
-    """The identifiers a message carries, normalised; invalid and blocked values are left out."""
-    found: list[tuple[str, object]] = []
-    if message.userId:
-        found.append((IdentifierType.USER_ID, message.userId))
-    if message.anonymousId:
-        found.append((IdentifierType.ANONYMOUS_ID, message.anonymousId))
-    if message.previousId:
-        found.append((IdentifierType.ANONYMOUS_ID, message.previousId))
-    trait_sources = [message.traits] if message.type == "identify" else []
-    context_traits = message.context.get("traits")
-    if isinstance(context_traits, dict):
-        trait_sources.append(context_traits)
-    for traits in trait_sources:
-        for key, kind in TRAIT_IDENTIFIERS.items():
-            if traits.get(key) not in (None, ""):
-                found.append((kind, traits[key]))
-    refs: list[IdentifierRef] = []
-    for type_, raw in found:
-        ref = _usable_ref(type_, raw) if isinstance(raw, str) else _usable_value(type_, raw)
-        if ref is not None and ref not in refs:
-            refs.append(ref)
-    return refs
-
-
-def _usable_value(type_: str, raw: object) -> IdentifierRef | None:
-    """`raw` normalised as an identifier of `type_`; None when invalid or blocked."""
-    try:
-        ref = parse_ref(type_, raw)
-    except InvalidIdentifier:
-        return None
-    return None if ref.policy.blocks(ref.value) else ref
-
-
-# The same devices and accounts come back in batch after batch; policies never change while
-# the process runs, so what a text normalises to (an email validated, a phone number parsed)
-# is worked out once.
-_usable_ref = lru_cache(maxsize=32_768)(_usable_value)
-
-
-def _reject(index: int, raw: dict[str, Any], code: str, detail: str) -> RejectedMessage:
-    message_id = raw.get("messageId")
-    return RejectedMessage(
-        index=index,
-        messageId=message_id if isinstance(message_id, str) else None,
-        code=code,
-        detail=detail,
-    )
-
-
-def _validation_detail(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    return f"{where}: {first['msg']}" if where else str(first["msg"]).removeprefix("Value error, ")
-
-
-@dataclass
-class _Batch:
-    accepted: list[_Accepted] = field(default_factory=list)
-    rejected: list[RejectedMessage] = field(default_factory=list)
-    duplicates: int = 0
-
-
-def _check(
-    session: Session,
-    raw_messages: Sequence[dict[str, Any]],
-    *,
-    default_type: str | None,
-    key_channel: str | None,
-    batch_sent_at: datetime | None,
-    received_at: datetime,
-    check_sizes: bool,
-) -> _Batch:
-    batch = _Batch()
-    known_channels: dict[str, bool] = {}
-    for index, raw in enumerate(raw_messages):
-        if not isinstance(raw, dict):
-            batch.rejected.append(_reject(index, {}, "invalid_message", "not a JSON object"))
-            continue
-        if check_sizes and len(json.dumps(raw, default=str)) > MAX_MESSAGE_BYTES:
-            batch.rejected.append(
-                _reject(index, raw, "message_too_large", "a message may be at most 32 KB")
-            )
-            continue
-        typed = raw if default_type is None else {**raw, "type": default_type}
-        try:
-            message = TrackingMessage.model_validate(typed)
-        except ValidationError as exc:
-            batch.rejected.append(_reject(index, raw, "validation_failed", _validation_detail(exc)))
-            continue
-        channel = key_channel
-        asked = message.context.get("channel")
-        if channel is None and isinstance(asked, str):
-            if asked not in known_channels:
-                try:
-                    channels.get_channel(session, asked)
-                    known_channels[asked] = True
-                except NotFound:
-                    known_channels[asked] = False
-            if not known_channels[asked]:
-                batch.rejected.append(
-                    _reject(index, raw, "unknown_channel", f"context.channel: no channel {asked!r}")
-                )
-                continue
-            channel = asked
-        refs = identifiers_of(message)
-        if not refs:
-            batch.rejected.append(
-                _reject(index, raw, "no_identifier", "every identifier is invalid or blocked")
-            )
-            continue
-        batch.accepted.append(
-            _Accepted(
-                index=index,
-                message=message,
-                message_id=message.messageId or str(uuid.uuid4()),
-                refs=refs,
-                timestamp=corrected_timestamp(message, batch_sent_at, received_at),
-                channel=channel,
-            )
-        )
-    return batch
-
-
-def _drop_duplicates(session: Session, batch: _Batch) -> None:
+def _drop_duplicates(session: Session, batch: intake.Batch) -> None:
     seen: set[str] = present(
         session, CustomerEvent.message_id, [a.message_id for a in batch.accepted]
     )
-    fresh: list[_Accepted] = []
+    fresh: list[intake.Accepted] = []
     for item in batch.accepted:
         if item.message_id in seen:
             batch.duplicates += 1
@@ -203,7 +44,7 @@ def _drop_duplicates(session: Session, batch: _Batch) -> None:
     batch.accepted = fresh
 
 
-def _drop_erased(session: Session, batch: _Batch) -> None:
+def _drop_erased(session: Session, batch: intake.Batch) -> None:
     """Messages of an erased person (replayed) are refused; identifiers of an erased person
     are not taken up again."""
     if not batch.accepted or not privacy.any_suppressions(session):
@@ -213,7 +54,7 @@ def _drop_erased(session: Session, batch: _Batch) -> None:
     gone = privacy.suppressed(session, wanted)
     if not gone:
         return
-    kept: list[_Accepted] = []
+    kept: list[intake.Accepted] = []
     for item in batch.accepted:
         item.refs = [r for r in item.refs if privacy.identifier_digest(r) not in gone]
         if privacy.digest(privacy.MESSAGE, item.message_id) in gone or not item.refs:
@@ -242,7 +83,7 @@ def ingest(
     thresholds: match.Thresholds = DEFAULT_THRESHOLDS,
 ) -> TrackingResult:
     """Record tracking messages: identity resolved, events on the timeline, profiles updated."""
-    batch = _check(
+    batch = intake.check(
         session,
         raw_messages,
         default_type=default_type,
@@ -250,7 +91,7 @@ def ingest(
         batch_sent_at=batch_sent_at,
         received_at=received_at,
         # No message can be over the limit when the whole body is not.
-        check_sizes=body_bytes is None or body_bytes > MAX_MESSAGE_BYTES,
+        check_sizes=body_bytes is None or body_bytes > intake.MAX_MESSAGE_BYTES,
     )
     _drop_duplicates(session, batch)
     _drop_erased(session, batch)
@@ -273,12 +114,14 @@ def ingest_records(
 ) -> TrackingResult:
     """Record identify messages made from customer records (index, message id, traits,
     identifiers): the same graph, dedupe and erasure rules as tracking messages."""
-    batch = _Batch()
+    batch = intake.Batch()
     for index, message_id, traits, refs in records:
         message = TrackingMessage.model_construct(
             type="identify", messageId=message_id, traits=traits, properties={}, context={}
         )
-        batch.accepted.append(_Accepted(index, message, message_id, refs, received_at, channel))
+        batch.accepted.append(
+            intake.Accepted(index, message, message_id, refs, received_at, channel)
+        )
     _drop_duplicates(session, batch)
     _drop_erased(session, batch)
     if batch.accepted:
@@ -290,7 +133,7 @@ def ingest_records(
 
 def _record(
     session: Session,
-    accepted: list[_Accepted],
+    accepted: list[intake.Accepted],
     received_at: datetime,
     thresholds: match.Thresholds,
 ) -> None:
