@@ -21,8 +21,8 @@ from naadloos.kit.models import OutboxEvent
 from naadloos.kit.settings import Settings
 from naadloos.kit.time import utcnow
 from naadloos.orders.models import Order
+from naadloos.orders.payment_schemas import PaymentStart
 from naadloos.orders.payments import Notification, Outcome, Started
-from naadloos.orders.schemas import PaymentStart
 from naadloos.orders.service import orders, payment_start, payments
 from naadloos.runtime import Runtime, build_runtime
 from tests.conftest import Baseline, _reset

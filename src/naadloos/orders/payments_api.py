@@ -15,7 +15,7 @@ from naadloos.kit.http import OwnTransactionsRoute, TransactionalRoute, get_sess
 from naadloos.kit.idempotency import HEADER, REPLAYED_HEADER
 from naadloos.kit.problems import RESPONSES
 from naadloos.orders.api import READ, WRITE
-from naadloos.orders.schemas import PaymentOut, PaymentStart
+from naadloos.orders.payment_schemas import PaymentOut, PaymentStart
 from naadloos.orders.service import payment_start, payments
 
 router = APIRouter(tags=["orders"], route_class=TransactionalRoute, responses=RESPONSES)

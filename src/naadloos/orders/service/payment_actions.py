@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from naadloos.kit.events import Envelope
 from naadloos.kit.outbox import Handler
 from naadloos.orders.models import Payment
+from naadloos.orders.payment_schemas import PaymentStatus
 from naadloos.orders.payments import Outcome, PaymentDeclined, Provider
-from naadloos.orders.schemas import PaymentStatus
 from naadloos.orders.service import orders, payments
 
 

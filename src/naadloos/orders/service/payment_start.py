@@ -15,8 +15,9 @@ from naadloos.kit.errors import ValidationFailed
 from naadloos.kit.ids import new_id
 from naadloos.kit.time import utcnow
 from naadloos.orders.models import Order, Payment
+from naadloos.orders.payment_schemas import PaymentOut, PaymentStart, PaymentStatus
 from naadloos.orders.payments import PaymentRequest, Provider, ProviderError, Started
-from naadloos.orders.schemas import OrderStatus, PaymentOut, PaymentStart, PaymentStatus
+from naadloos.orders.schemas import OrderStatus
 from naadloos.orders.service import book
 from naadloos.orders.service.orders import OrderClosed
 from naadloos.orders.service.payments import (

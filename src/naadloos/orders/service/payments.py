@@ -30,15 +30,11 @@ from naadloos.kit.ids import new_id
 from naadloos.kit.time import utcnow
 from naadloos.orders.events import PaymentActionRequested, PaymentAuthorised
 from naadloos.orders.models import Payment, PaymentEvent
+from naadloos.orders.payment_schemas import PaymentEventOut, PaymentOut, PaymentStatus
 from naadloos.orders.payments import (
     Notification,
     Outcome,
     Provider,
-)
-from naadloos.orders.schemas import (
-    PaymentEventOut,
-    PaymentOut,
-    PaymentStatus,
 )
 from naadloos.orders.service import book, orders
 from naadloos.orders.service.orders import OrderClosed
