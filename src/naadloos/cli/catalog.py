@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import typer
 
-from naadloos.catalog.service import products, search
+from naadloos.catalog.service import products, search_index
 from naadloos.cli.common import cli_runtime, load_settings
 
 app = typer.Typer(help="Catalog: the search index.", no_args_is_help=True)
@@ -19,5 +19,5 @@ def reindex() -> None:
             typer.progressbar(length=total, label="indexing") as bar,
             runtime.db.unit_of_work() as session,
         ):
-            done = search.reindex(session, progress=lambda _: bar.update(1))
+            done = search_index.reindex(session, progress=lambda _: bar.update(1))
     typer.echo(f"{done} products indexed")

@@ -14,7 +14,7 @@ from naadloos.catalog.schemas import (
     ProductUpdate,
     VariantOut,
 )
-from naadloos.catalog.service import prices, search, variants
+from naadloos.catalog.service import prices, search_index, variants
 from naadloos.kit.errors import AlreadyExists, ValidationFailed
 from naadloos.kit.events import emit
 from naadloos.kit.ids import new_id
@@ -91,7 +91,7 @@ def create_product(session: Session, data: ProductCreate, *, by: str | None) -> 
         session.flush()
         if v.price is not None:
             prices.append_price(session, variant, v.price, channel=None, by=by, now=now)
-    search.index_product(session, product)
+    search_index.index_product(session, product)
     emit(session, ProductCreated(code=product.code, name=product.name, skus=skus))
     return product_out(session, product)
 
@@ -124,7 +124,7 @@ def update_product(session: Session, code: str, data: ProductUpdate) -> ProductO
     if changed:
         product.updated_at = utcnow()
         session.flush()
-        search.index_product(session, product)
+        search_index.index_product(session, product)
         emit(session, ProductUpdated(code=product.code, fields=changed))
     return product_out(session, product)
 
