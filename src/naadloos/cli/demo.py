@@ -9,6 +9,7 @@ from naadloos import demo as demo_data
 from naadloos import migrations
 from naadloos.api.app import create_app
 from naadloos.cli.common import cli_runtime, load_settings
+from naadloos.cli.serving import event_loop
 from naadloos.kit.logs import configure
 
 
@@ -54,4 +55,5 @@ naadloos demo: {demo_data.RETAILER}, on {db}
             port=port,
             log_config=None,
             access_log=False,
+            loop=event_loop(settings),
         )
