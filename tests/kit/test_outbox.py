@@ -244,6 +244,57 @@ def test_a_subscriber_calling_out_holds_no_transaction_while_it_waits(runtime: R
     assert [e.payload["name"] for e in echoes] == ["answered store:utrecht"]
 
 
+def test_on_sqlite_the_dispatcher_takes_turns_with_requests_on_the_event_loop(
+    runtime: Runtime,
+) -> None:
+    """On SQLite requests run their database work on the event loop, and so does the
+    dispatcher, an event at a time (a thread held the GIL and the write lock meanwhile); a
+    subscriber that calls another system still waits on a thread. On PostgreSQL the round
+    runs on a worker thread, as the requests' work does not."""
+    threads: list[tuple[str, int]] = []
+    turns: list[str] = []
+
+    def react(_s: Session, envelope: Envelope) -> None:
+        threads.append(("react", threading.get_ident()))
+        turns.append(envelope.event().code)
+
+    def call_out(_e: Envelope) -> Callable[[Session, Envelope], None]:
+        threads.append(("call_out", threading.get_ident()))
+        return lambda _s, _e: None
+
+    runtime.bus.subscribe(ChannelCreated, "reactor", react)
+    runtime.bus.subscribe_calling_out(StockChanged, "caller", call_out)
+    create_store(runtime, "store:a")
+    create_store(runtime, "store:b")
+    with runtime.db.unit_of_work() as session:
+        emit(session, StockChanged(sku="S-1", location="store:a", on_hand=1, reserved=0,
+                                   allocated=0, damaged=0, available=1, cause="received",
+                                   reference=None))  # fmt: skip
+
+    async def round_beside_a_request() -> DispatchResult:
+        async def request() -> None:
+            await asyncio.sleep(0)
+            turns.append("request")
+
+        other = asyncio.ensure_future(request())
+        result = await runtime.dispatcher.run_once()
+        await other
+        return result
+
+    loop_thread = threading.get_ident()
+    result = asyncio.run(round_beside_a_request())
+
+    assert result.delivered == 3
+    where = dict(threads)
+    if runtime.db.dialect == "sqlite":
+        assert where["react"] == loop_thread
+        assert turns == ["store:a", "request", "store:b"]  # the request ran between the events
+    else:
+        assert where["react"] != loop_thread
+    assert where["call_out"] != loop_thread
+    assert outbox(runtime)[0].delivered_at is not None
+
+
 def test_a_failing_subscriber_is_retried_later_without_repeating_the_others(
     runtime: Runtime,
 ) -> None:
