@@ -8,10 +8,11 @@ the server is an await, so concurrent requests overlap their waits on one thread
 threads instead, 8 concurrent checkouts cost 23 ms of CPU each against 14 ms: the threads
 passed the GIL to each other some 700 times a checkout.
 
-The worker threads remain for work outside requests that blocks (the outbox dispatcher's
-rounds, `in_thread`). They are naadloos' own: a hop through Starlette's `run_in_threadpool`
-(anyio) cost 191,000 CPU instructions, through `loop.run_in_executor` 125,000, through a
-queue these threads block on 20,000 (callgrind).
+The worker threads remain for work outside requests that blocks (`in_thread`: the outbox
+dispatcher's rounds on PostgreSQL; on SQLite they take turns on the event loop, ADR 0016).
+They are naadloos' own: a hop through Starlette's `run_in_threadpool` (anyio) cost 191,000
+CPU instructions, through `loop.run_in_executor` 125,000, through a queue these threads block
+on 20,000 (callgrind).
 """
 
 from __future__ import annotations
