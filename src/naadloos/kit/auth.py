@@ -183,6 +183,19 @@ class KeyCache:
         self._entries[_hash(key)] = (self.clock() + self.ttl, principal)
 
 
+def _look_up(session: Session, key: str) -> Principal:
+    """`verify_key` in the request's session, ending the transaction the lookup began: a
+    request is authenticated before its body has arrived, and on SQLite a write request's
+    first statement takes the write lock, which a slow client's upload would hold, and
+    every other writer of the process wait for, while it came in."""
+    began = not session.in_transaction()
+    try:
+        return verify_key(session, key)
+    finally:
+        if began:
+            session.rollback()
+
+
 async def authenticate(request: Request) -> Principal:
     """The caller, from `Authorization: Bearer <key>` (or basic auth with the key as user);
     found once a request (a `TransactionalRoute` finds it before anything else)."""
@@ -195,7 +208,7 @@ async def authenticate(request: Request) -> Principal:
     cache: KeyCache = request.app.state.key_cache
     principal = cache.get(key)
     if principal is None:
-        principal = await run_db(verify_key, request.state.session, key)
+        principal = await run_db(_look_up, request.state.session, key)
         cache.put(key, principal)
     request.state.principal = principal
     return principal
