@@ -108,9 +108,15 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
 _workers = _Workers(THREADS)
 
 
+def on_the_loop(db: Database) -> bool:
+    """Whether `db`'s work runs on the event loop itself: SQLite's, in-process and answered in
+    microseconds (requests' work, and the dispatcher's rounds, ADR 0016)."""
+    return db.dialect == "sqlite"
+
+
 def place_database_work(db: Database) -> None:
     """Called once per request, before any database work."""
-    _inline.set(db.dialect == "sqlite")
+    _inline.set(on_the_loop(db))
 
 
 async def in_thread(call: Callable[[], T]) -> T:

@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from naadloos.kit import metrics
-from naadloos.kit.blocking import in_thread
+from naadloos.kit.blocking import in_thread, on_the_loop
 from naadloos.kit.db import Database, insert_or_nothing, table_of
 from naadloos.kit.events import EVENTS_WRITTEN, Envelope, Event
 from naadloos.kit.models import IdempotencyKey, OutboxEvent, ProcessedEvent
@@ -297,7 +297,7 @@ class Dispatcher:
     async def run_once(self) -> DispatchResult:
         """Claim one batch, publish it and run the subscribers, then record the outcome."""
         if self.publisher is None:
-            if self.db.dialect == "sqlite":
+            if on_the_loop(self.db):
                 batch, failed = await self._round_on_the_loop()
             else:
                 batch, failed = await in_thread(self._round)
