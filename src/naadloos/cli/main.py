@@ -65,7 +65,7 @@ def serve(
     configure(settings.log_level, settings.log_format)
     # Each API process builds its own app from the environment (the factory reads settings).
     os.environ["NAADLOOS_DISPATCH_EVENTS"] = "true" if dispatch else "false"
-    status = serving.serve(host, port, workers)
+    status = serving.serve(host, port, workers, settings)
     if status:
         raise typer.Exit(status)
 

@@ -83,12 +83,12 @@ def _worker(host: str, port: int) -> None:  # pragma: no cover - runs in a child
         sys.exit(STARTUP_FAILURE)
 
 
-def serve(host: str, port: int, workers: int) -> int:
+def serve(host: str, port: int, workers: int, settings: Settings) -> int:
     """Serve with `workers` API processes until SIGINT or SIGTERM; the exit status."""
     if workers == 1 or not balanced():
         uvicorn.run(
             APP, factory=True, host=host, port=port, workers=workers, log_config=None,
-            access_log=False, loop=event_loop(Settings()),
+            access_log=False, loop=event_loop(settings),
         )  # fmt: skip
         return 0
     try:
